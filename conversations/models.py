@@ -1,0 +1,309 @@
+"""Gatekeeper's records: who owns what, what was said, what the assistant wants to say."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    """The owner: the person Gatekeeper answers for."""
+
+
+class ApprovalMode(models.TextChoices):
+    ALWAYS = "always", "Always ask me before sending"
+    WHEN_UNSURE = "when_unsure", "Send on my behalf where a rule says auto and the assistant is sure"
+    NEVER = "never", "Send unless a guard fires, confidence is low, or a rule holds it"
+
+
+class OwnerSettings(models.Model):
+    """How much the owner delegates, and how the assistant should sound."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gatekeeper_settings")
+    approval_mode = models.CharField(
+        max_length=16,
+        choices=ApprovalMode.choices,
+        default=ApprovalMode.WHEN_UNSURE,
+        help_text="always: every reply waits for you. when_unsure: replies in categories whose rule is "
+        "'auto' go out when the assistant is at least as confident as the threshold and no guard fires; "
+        "everything else waits. never: replies go out unless a guard fires or confidence is below the "
+        "threshold (rules set to 'draft' or 'escalate' still hold).",
+    )
+    confidence_threshold = models.FloatField(
+        default=0.75, help_text="From 0 to 1. Replies the assistant is less sure of wait for you and notify you."
+    )
+    persona = models.TextField(
+        blank=True,
+        default="Polite, brief and firm. Never agree to anything that costs money or changes a contract.",
+        help_text="How the assistant should write on your behalf.",
+    )
+    notify_email = models.EmailField(blank=True, help_text="Where escalations go; defaults to your account's email.")
+    notify_whatsapp = models.CharField(
+        max_length=32, blank=True, help_text="Optional: your own WhatsApp number, told when something needs you."
+    )
+
+    class Meta:
+        verbose_name = "owner settings"
+        verbose_name_plural = "owner settings"
+
+    def __str__(self) -> str:
+        return f"Settings of {self.owner}"
+
+
+class Provider(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp (Meta Cloud API)"
+    TWILIO = "twilio", "WhatsApp (Twilio)"
+    WEBCHAT = "webchat", "Web chat"
+
+
+class ChannelAccount(models.Model):
+    """A provider address (Meta phone_number_id, Twilio number, web-chat slug) that belongs to an owner."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_accounts")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    address = models.CharField(
+        max_length=128, help_text="Meta phone_number_id, Twilio WhatsApp number (+E.164) or web-chat slug."
+    )
+    name = models.CharField(max_length=120, blank=True)
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Web chat only: sites allowed to embed the chat widget."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "address"], name="unique_account_address")]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.name or self.address}"
+
+
+class Category:
+    """The categories Gatekeeper ships rules for; owners may add their own."""
+
+    CELLPHONE_PROVIDER = "cellphone_provider"
+    UTILITIES = "utilities"
+    BANK = "bank"
+    SPAM = "spam"
+    OTHER = "other"
+
+
+class Contact(models.Model):
+    """Someone who writes to the owner: a company, a bank, a spammer."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contacts")
+    address = models.CharField(
+        max_length=160, help_text="WhatsApp number or business-scoped user id, or a web-chat visitor."
+    )
+    phone = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=160, blank=True)
+    category = models.CharField(
+        max_length=64, blank=True, help_text="Set this to always treat this contact as one category."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "address"], name="unique_contact_address")]
+
+    def __str__(self) -> str:
+        return self.name or self.phone or self.address
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    CLOSED = "closed", "Closed"
+
+
+class Conversation(models.Model):
+    """One contact on one channel account; also the unit of ordering and of pending work."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    category = models.CharField(max_length=64, blank=True)
+    rule = models.ForeignKey("Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    bot_paused = models.BooleanField(
+        default=False, help_text="The owner took this conversation over: the assistant stays silent."
+    )
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # Pending work, kept in the database so a lost job is found again (see `sweeper`).
+    reply_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    handled_through = models.BigIntegerField(default=0, help_text="Id of the last inbound message handled.")
+    draft_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "contact"], name="unique_conversation")]
+        indexes = [models.Index(fields=["owner", "status", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.account}"
+
+
+class Direction(models.TextChoices):
+    IN = "in", "Inbound"
+    OUT = "out", "Outbound"
+
+
+class Author(models.TextChoices):
+    CONTACT = "contact", "Provider"
+    ASSISTANT = "assistant", "Assistant"
+    OWNER = "owner", "Owner"
+
+
+class MessageStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    PLAYED = "played", "Played"
+    FAILED = "failed", "Failed"
+
+
+class Message(models.Model):
+    """One message in or out; provider ids are unique per account, which makes ingest idempotent."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    author = models.CharField(max_length=10, choices=Author.choices)
+    kind = models.CharField(max_length=16, default="text")
+    text = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_detail = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    draft = models.ForeignKey("Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the provider says it was sent.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="unique_provider_message",
+            )
+        ]
+        indexes = [models.Index(fields=["conversation", "direction", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.kind} #{self.pk}"
+
+
+class DraftStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved, sending"
+    SENT = "sent", "Sent"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    FAILED = "failed", "Send failed"
+
+
+class Draft(models.Model):
+    """A reply the engine proposed, with the policy's verdict; sending is an explicit service."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="drafts")
+    status = models.CharField(max_length=10, choices=DraftStatus.choices, default=DraftStatus.PENDING)
+    text = models.TextField()
+    category = models.CharField(max_length=64, blank=True)
+    confidence = models.FloatField(default=0.0)
+    reason = models.TextField(blank=True)
+    engine = models.CharField(max_length=40, blank=True)
+    guards = models.JSONField(default=list, blank=True, help_text="Every guard that fired, with the offending words.")
+    decision = models.CharField(max_length=16, blank=True)
+    reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The newest inbound message this draft answers: a job retried after it committed finds it taken.
+    answers_through = models.BigIntegerField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "answers_through"], name="one_draft_per_turn"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft #{self.pk} ({self.status})"
+
+
+class RuleAction(models.TextChoices):
+    AUTO = "auto", "Auto: answer on my behalf when confident and no guard fires"
+    DRAFT = "draft", "Draft: always wait for my approval"
+    ESCALATE = "escalate", "Escalate: tell me, do not answer"
+    IGNORE = "ignore", "Ignore: store only"
+
+
+class Rule(models.Model):
+    """What happens to conversations of one category; one rule per category per owner."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rules")
+    category = models.SlugField(max_length=64)
+    action = models.CharField(max_length=10, choices=RuleAction.choices, default=RuleAction.DRAFT)
+    instructions = models.TextField(blank=True, help_text="How to answer this kind of provider.")
+    match_senders = models.JSONField(
+        default=list, blank=True, help_text="Sender numbers, ids or names that belong to this category."
+    )
+    match_keywords = models.JSONField(
+        default=list, blank=True, help_text="Words that put a conversation in this category."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "category"], name="one_rule_per_category")]
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.action}"
+
+
+class Fact(models.Model):
+    """Something the assistant may know; private facts are never shared or sent unapproved."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="facts")
+    key = models.CharField(max_length=120)
+    value = models.TextField()
+    private = models.BooleanField(
+        default=True, help_text="Private facts are never given to the engine and block any reply containing them."
+    )
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="unique_fact_key")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Escalation(models.Model):
+    """A moment the owner was needed, and whether they were told."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="escalations")
+    reason = models.CharField(max_length=40)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reason} on {self.conversation}"

@@ -1,0 +1,89 @@
+"""The contract between the domain and the channel edges, and the factory that loads them.
+
+`conversations` never imports `channels_app`: the concrete providers are dotted paths in
+`settings.GATEKEEPER_PROVIDERS`, loaded like Django's own backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class OutboundText:
+    """A text to deliver to a contact, optionally as a contextual reply."""
+
+    account_address: str
+    to: str
+    text: str
+    to_phone: str = ""
+    reply_to_provider_id: str = ""
+    conversation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """The provider accepted the message (not yet delivered) under this id."""
+
+    provider_message_id: str
+
+
+class SendFailure(Exception):
+    """A send the provider refused or that could not reach it.
+
+    `retryable` failures (rate limits, outages, timeouts) are tried again with backoff;
+    the others fail the message and escalate. `window_closed` marks the WhatsApp 24-hour
+    customer-service window.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str = "",
+        retryable: bool = False,
+        window_closed: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {detail}" if code else detail)
+        self.detail = detail
+        self.code = code
+        self.retryable = retryable
+        self.window_closed = window_closed
+        self.retry_after = retry_after
+
+
+class ChannelProvider:
+    """Base class of a provider's outbound side."""
+
+    #: Longest text one provider message may carry; longer replies are split.
+    max_text_length = 4096
+
+    def __init__(self, alias: str, **options) -> None:
+        self.alias = alias
+        self.options = options
+
+    def send_text(self, message: OutboundText) -> SendReceipt:
+        raise NotImplementedError("subclasses of ChannelProvider must provide send_text()")
+
+    def mark_read(self, *, account_address: str, provider_message_id: str) -> None:
+        """Tell the contact their message was seen; providers without receipts do nothing."""
+
+
+@cache
+def get_provider(alias: str) -> ChannelProvider:
+    """The configured provider for a channel account's `provider` value."""
+    try:
+        config = settings.GATEKEEPER_PROVIDERS[alias]
+    except KeyError:
+        raise ImproperlyConfigured(f"No provider {alias!r} in GATEKEEPER_PROVIDERS.") from None
+    try:
+        backend = import_string(config["BACKEND"])
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"Provider {alias!r}: cannot import {config['BACKEND']!r}: {exc}") from exc
+    return backend(alias, **config.get("OPTIONS", {}))

@@ -1,0 +1,227 @@
+"""Gatekeeper settings: every value comes from the environment or `.env`, read here only."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Put SECRET_KEY=<a long random string> in the environment or "
+            "in .env (`make run` writes one for you), or set DEBUG=true for local experiments."
+        )
+    SECRET_KEY = "insecure-development-key-never-use-in-production"
+
+PORT = env.int("PORT", default=8000)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
+_public_host = urlsplit(PUBLIC_BASE_URL).hostname or "localhost"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", _public_host])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
+# Behind a TLS-terminating proxy, trust its scheme header so absolute URLs say https.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "django_rq",
+    "ai",
+    "conversations",
+    "channels_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gatekeeper_site.urls"
+ASGI_APPLICATION = "gatekeeper_site.asgi.application"
+WSGI_APPLICATION = "gatekeeper_site.wsgi.application"
+AUTH_USER_MODEL = "conversations.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+VAR_DIR = Path(env("GATEKEEPER_VAR_DIR", default=str(BASE_DIR / "var")))
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'gatekeeper.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the in-process worker write while requests read; IMMEDIATE avoids
+    # "database is locked" on read-then-write transactions.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif env.bool("DATABASE_POOL", default=True):
+    # Under ASGI every request thread would keep its own persistent connection and
+    # exhaust PostgreSQL; the psycopg pool bounds them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=20),
+        "timeout": 10,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Jobs: RQ on Redis when REDIS_URL is set, else in process --------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300},
+}
+GATEKEEPER_JOBS = {
+    "BACKEND": env(
+        "GATEKEEPER_JOBS_BACKEND",
+        default="conversations.jobs.RQBackend" if REDIS_URL else "conversations.jobs.ThreadBackend",
+    ),
+    "OPTIONS": {"queue": env("GATEKEEPER_QUEUE", default="default")},
+}
+# Messages from one provider arriving within this window get one reply.
+REPLY_BURST_SECONDS = env.float("REPLY_BURST_SECONDS", default=3.0)
+# A job that has not run this long after it was due is considered lost and re-scheduled.
+STALLED_WORK_SECONDS = env.float("STALLED_WORK_SECONDS", default=30.0)
+
+# --- Channel layer (web chat) ---------------------------------------------------------------
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Providers (the edges in channels_app) --------------------------------------------------
+OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", default=10.0)
+WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
+WHATSAPP_API_TOKEN = env("WHATSAPP_API_TOKEN", default="")
+WHATSAPP_PHONE_NUMBER_ID = env("WHATSAPP_PHONE_NUMBER_ID", default="")
+WHATSAPP_GRAPH_API_URL = env("WHATSAPP_GRAPH_API_URL", default="https://graph.facebook.com/v25.0").rstrip("/")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_WHATSAPP_NUMBER = env("TWILIO_WHATSAPP_NUMBER", default="")
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
+# Webhook bodies larger than this are refused (Meta's documented maximum is 3 MB).
+WEBHOOK_MAX_BYTES = 3 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES + 1024
+
+GATEKEEPER_PROVIDERS = {
+    "whatsapp": {
+        "BACKEND": "channels_app.whatsapp.provider.MetaWhatsAppProvider",
+        "OPTIONS": {
+            "graph_api_url": WHATSAPP_GRAPH_API_URL,
+            "api_token": WHATSAPP_API_TOKEN,
+            "timeout": OUTBOUND_HTTP_TIMEOUT,
+        },
+    },
+}
+
+# --- AI engines -----------------------------------------------------------------------------
+AI_PROVIDER = env("AI_PROVIDER", default="rules")
+AI_ENGINES = {
+    "rules": {"BACKEND": "ai.engines.rules.RulesEngine"},
+    "openai": {
+        "BACKEND": "ai.engines.openai.OpenAIEngine",
+        "OPTIONS": {
+            "api_key": env("OPENAI_API_KEY", default=""),
+            "base_url": env("OPENAI_BASE_URL", default="") or None,
+            "model": env("OPENAI_MODEL", default="gpt-4o-mini"),
+            "timeout": env.float("OPENAI_TIMEOUT", default=30.0),
+        },
+    },
+    "scripted": {
+        "BACKEND": "ai.engines.scripted.ScriptedEngine",
+        "OPTIONS": {"script_path": env("AI_SCRIPT_PATH", default="")},
+    },
+}
+if AI_PROVIDER not in AI_ENGINES:
+    raise ImproperlyConfigured(f"AI_PROVIDER={AI_PROVIDER!r} is not one of {sorted(AI_ENGINES)}.")
+AI_ENGINE = AI_PROVIDER
+
+# --- Owner set up by `make run` --------------------------------------------------------------
+GATEKEEPER_OWNER = env("GATEKEEPER_OWNER", default="owner")
+GATEKEEPER_PASSWORD = env("GATEKEEPER_PASSWORD", default="")
+
+# --- Email (escalations) --------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="gatekeeper@localhost")
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gatekeeper API",
+    "DESCRIPTION": "Review drafts, steer conversations and edit the rules of your gatekeeper.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Internationalisation, static files -----------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "openai": {"level": "WARNING"}},
+}

@@ -1,0 +1,9 @@
+"""URL map; the paths are a contract (see DESIGN.md, "HTTP, WebSocket and commands")."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("django-rq/", include("django_rq.urls")),
+]
