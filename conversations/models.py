@@ -22,7 +22,9 @@ class ApprovalMode(models.TextChoices):
 class OwnerSettings(models.Model):
     """How much the owner delegates, and how the assistant should sound."""
 
-    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gatekeeper_settings")
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gatekeeper_settings"
+    )
     approval_mode = models.CharField(
         max_length=16,
         choices=ApprovalMode.choices,
@@ -33,16 +35,21 @@ class OwnerSettings(models.Model):
         "threshold (rules set to 'draft' or 'escalate' still hold).",
     )
     confidence_threshold = models.FloatField(
-        default=0.75, help_text="From 0 to 1. Replies the assistant is less sure of wait for you and notify you."
+        default=0.75,
+        help_text="From 0 to 1. Replies the assistant is less sure of wait for you and notify you.",
     )
     persona = models.TextField(
         blank=True,
         default="Polite, brief and firm. Never agree to anything that costs money or changes a contract.",
         help_text="How the assistant should write on your behalf.",
     )
-    notify_email = models.EmailField(blank=True, help_text="Where escalations go; defaults to your account's email.")
+    notify_email = models.EmailField(
+        blank=True, help_text="Where escalations go; defaults to your account's email."
+    )
     notify_whatsapp = models.CharField(
-        max_length=32, blank=True, help_text="Optional: your own WhatsApp number, told when something needs you."
+        max_length=32,
+        blank=True,
+        help_text="Optional: your own WhatsApp number, told when something needs you.",
     )
 
     class Meta:
@@ -62,7 +69,9 @@ class Provider(models.TextChoices):
 class ChannelAccount(models.Model):
     """A provider address (Meta phone_number_id, Twilio number, web-chat slug) that belongs to an owner."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_accounts")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_accounts"
+    )
     provider = models.CharField(max_length=16, choices=Provider.choices)
     address = models.CharField(
         max_length=128, help_text="Meta phone_number_id, Twilio WhatsApp number (+E.164) or web-chat slug."
@@ -120,12 +129,16 @@ class ConversationStatus(models.TextChoices):
 class Conversation(models.Model):
     """One contact on one channel account; also the unit of ordering and of pending work."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
     account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     category = models.CharField(max_length=64, blank=True)
     rule = models.ForeignKey("Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    status = models.CharField(max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    status = models.CharField(
+        max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
+    )
     bot_paused = models.BooleanField(
         default=False, help_text="The owner took this conversation over: the assistant stays silent."
     )
@@ -176,14 +189,17 @@ class Message(models.Model):
     author = models.CharField(max_length=10, choices=Author.choices)
     kind = models.CharField(max_length=16, default="text")
     text = models.TextField(blank=True)
-    provider_message_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL until the provider accepts an outbound message; unique among non-NULL values.
+    provider_message_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=10, choices=MessageStatus.choices)
     error_code = models.CharField(max_length=32, blank=True)
     error_detail = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    draft = models.ForeignKey("Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    draft = models.ForeignKey(
+        "Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     sent_at = models.DateTimeField(null=True, blank=True, help_text="When the provider says it was sent.")
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -224,7 +240,9 @@ class Draft(models.Model):
     confidence = models.FloatField(default=0.0)
     reason = models.TextField(blank=True)
     engine = models.CharField(max_length=40, blank=True)
-    guards = models.JSONField(default=list, blank=True, help_text="Every guard that fired, with the offending words.")
+    guards = models.JSONField(
+        default=list, blank=True, help_text="Every guard that fired, with the offending words."
+    )
     decision = models.CharField(max_length=16, blank=True)
     reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The newest inbound message this draft answers: a job retried after it committed finds it taken.
@@ -282,7 +300,8 @@ class Fact(models.Model):
     key = models.CharField(max_length=120)
     value = models.TextField()
     private = models.BooleanField(
-        default=True, help_text="Private facts are never given to the engine and block any reply containing them."
+        default=True,
+        help_text="Private facts are never given to the engine and block any reply containing them.",
     )
 
     class Meta:
@@ -293,11 +312,22 @@ class Fact(models.Model):
         return self.key
 
 
+class EscalationReason(models.TextChoices):
+    ENGINE_FAILING = "engine_failing", "The AI engine keeps failing"
+    LOW_CONFIDENCE = "low_confidence", "The assistant is unsure"
+    GUARD = "guard", "A guard held a reply"
+    RULE = "rule", "Your rule says to escalate this category"
+    UNREADABLE = "unreadable_message", "A message the assistant cannot read (media, location, contacts)"
+    SEND_FAILED = "send_failed", "A reply could not be delivered"
+    WINDOW_CLOSED = "window_closed", "WhatsApp's 24-hour window has closed"
+    SEND_UNKNOWN = "send_outcome_unknown", "A send was interrupted; it may or may not have arrived"
+
+
 class Escalation(models.Model):
     """A moment the owner was needed, and whether they were told."""
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="escalations")
-    reason = models.CharField(max_length=40)
+    reason = models.CharField(max_length=40, choices=EscalationReason.choices)
     detail = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     notified_at = models.DateTimeField(null=True, blank=True)

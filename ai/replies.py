@@ -1,0 +1,57 @@
+"""Canned replies shared by the engines: safe words to fall back on when nothing better is known.
+
+Every template acknowledges, promises nothing and carries no digits, so the policy's guards
+(codes, account numbers, commitments) have nothing to object to.
+"""
+
+from __future__ import annotations
+
+#: The categories an owner starts with; the engines classify into these when no rules are given.
+DEFAULT_CATEGORIES: tuple[str, ...] = ("cellphone_provider", "utilities", "bank", "spam")
+
+#: The category of anything that fits none of the owner's categories.
+OTHER = "other"
+
+_TEMPLATES: dict[str, str] = {
+    "cellphone_provider": (
+        "Hello, thank you for your message about the mobile service. I'm {owner}'s assistant. "
+        "I've noted it, and {owner} will review anything that needs a decision. "
+        "If something needs to be done, please send the details in writing here."
+    ),
+    "utilities": (
+        "Hello, thank you for your message about the utility service. I'm {owner}'s assistant. "
+        "I've noted it, and {owner} will review anything that needs a decision. "
+        "Please send any details in writing here."
+    ),
+    "bank": (
+        "Hello, thank you for your message. I'm {owner}'s assistant. "
+        "I've passed it on, and {owner} will review anything that needs a decision "
+        "and deal with account matters directly."
+    ),
+    "spam": "Not interested, thank you. Please remove this number from your list.",
+}
+
+_GENERIC = (
+    "Hello, thank you for your message. I'm {owner}'s assistant. "
+    "I've noted it, and {owner} will review anything that needs a decision."
+)
+
+_HOLDING = "Hello, thank you for your message. I'm {owner}'s assistant; I'll pass this on and get back to you."
+
+
+def _owner(owner_name: str) -> str:
+    """The owner as the company should read it, even when no name is configured."""
+    name = " ".join(owner_name.split())
+    return name or "the account holder"
+
+
+def holding_reply(owner_name: str = "") -> str:
+    """A reply that commits to nothing, for when the engine cannot tell what the message is about."""
+    return _HOLDING.format(owner=_owner(owner_name))
+
+
+def category_reply(category: str, owner_name: str = "") -> str:
+    """The acknowledgement for a recognised category, so the company knows the owner will review it."""
+    if category == OTHER:
+        return holding_reply(owner_name)
+    return _TEMPLATES.get(category, _GENERIC).format(owner=_owner(owner_name))

@@ -1,0 +1,99 @@
+"""Selectors that gather what the engine and the policy need, in a bounded number of queries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ai.base import ConversationContext, RuleHint, Turn
+from conversations.models import Author, Conversation, Direction, Fact, Message, OwnerSettings, Rule
+
+#: The most recent messages handed to the engine, however long the conversation is.
+HISTORY_LIMIT = 20
+
+_AUTHORS = {Author.CONTACT: "contact", Author.ASSISTANT: "assistant", Author.OWNER: "owner"}
+
+
+@dataclass(frozen=True)
+class Policyholder:
+    """The owner's side of one conversation: settings, rules and facts, loaded once."""
+
+    settings: OwnerSettings
+    rules: tuple[Rule, ...]
+    facts: tuple[Fact, ...]
+
+    def rule_for(self, category: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.category == category), None)
+
+    @property
+    def private_values(self) -> list[str]:
+        return [fact.value for fact in self.facts if fact.private]
+
+
+def owner_policy(owner_id: int) -> Policyholder:
+    owner_settings, _ = OwnerSettings.objects.get_or_create(owner_id=owner_id)
+    return Policyholder(
+        settings=owner_settings,
+        rules=tuple(Rule.objects.filter(owner_id=owner_id)),
+        facts=tuple(Fact.objects.filter(owner_id=owner_id)),
+    )
+
+
+def recent_messages(conversation: Conversation, *, limit: int = HISTORY_LIMIT) -> list[Message]:
+    """The last `limit` messages, oldest first; one query whatever the conversation's length."""
+    newest = Message.objects.filter(conversation=conversation).order_by("-id")[:limit]
+    return list(reversed(newest))
+
+
+def _matches(needle: str, haystack: str) -> bool:
+    return (
+        bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack, re.IGNORECASE) is not None
+    )
+
+
+def match_rule(policy: Policyholder, *, sender: tuple[str, ...], texts: list[str]) -> Rule | None:
+    """The owner's rule whose senders, else keywords, match: before any engine is asked."""
+    for rule in policy.rules:
+        if any(_matches(s.strip().lstrip("+"), " ".join(sender)) for s in rule.match_senders if s.strip()):
+            return rule
+    text = "\n".join(texts)
+    for rule in policy.rules:
+        if any(_matches(k.strip(), text) for k in rule.match_keywords if k.strip()):
+            return rule
+    return None
+
+
+def engine_context(
+    conversation: Conversation,
+    policy: Policyholder,
+    history: list[Message],
+    *,
+    category: str,
+    rule: Rule | None,
+) -> ConversationContext:
+    """The engine's whole view: persona, rule, shareable facts, and the history as plain turns."""
+    contact = conversation.contact
+    return ConversationContext(
+        history=tuple(
+            Turn(author=_AUTHORS.get(m.author, "contact"), text=m.text, kind=m.kind)
+            for m in history
+            if m.direction == Direction.IN or m.text
+        ),
+        contact_name=contact.name,
+        contact_address=contact.address,
+        channel=conversation.account.provider,
+        owner_name=conversation.owner.get_full_name() or conversation.owner.get_username(),
+        persona=policy.settings.persona,
+        category=category,
+        instructions=rule.instructions if rule else "",
+        rules=tuple(
+            RuleHint(
+                category=r.category,
+                instructions=r.instructions,
+                match_senders=tuple(r.match_senders),
+                match_keywords=tuple(r.match_keywords),
+            )
+            for r in policy.rules
+        ),
+        shareable_facts=tuple((fact.key, fact.value) for fact in policy.facts if not fact.private),
+    )

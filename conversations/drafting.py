@@ -1,0 +1,218 @@
+"""The draft job: read what came in, ask the engine, apply guards and policy, record the outcome.
+
+The engine is called outside any transaction (it may take seconds). Before and after it,
+a short locked transaction checks the conversation's cursor (`handled_through`), so a
+retried or duplicated job finds the turn already answered and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from ai.base import AIReply
+from ai.engines import get_client
+from conversations import guards, jobs, policy
+from conversations.context import engine_context, match_rule, owner_policy, recent_messages
+from conversations.escalation import escalate
+from conversations.inbound import Kind
+from conversations.models import (
+    Conversation,
+    Direction,
+    Draft,
+    DraftStatus,
+    EscalationReason,
+    Message,
+    RuleAction,
+)
+from conversations.providers import SendFailure, get_provider
+from conversations.sending import queue_reply
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between attempts when the engine fails; the owner is told at ENGINE_NOTIFY_ATTEMPT.
+ENGINE_BACKOFF = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+ENGINE_NOTIFY_ATTEMPT = 3
+
+
+def _claim_turn(conversation_id: int) -> tuple[Conversation, list[Message]] | None:
+    """Lock the conversation and return it with the unanswered inbound messages, if it is due."""
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update()
+            .select_related("owner", "contact", "account")
+            .filter(pk=conversation_id)
+            .first()
+        )
+        if conversation is None or conversation.reply_due_at is None:
+            return None
+        wait = (conversation.reply_due_at - timezone.now()).total_seconds()
+        if wait > 0.05:
+            jobs.schedule("conversations.tasks.draft_reply", conversation_id, delay=wait)
+            return None
+        unanswered = list(
+            Message.objects.filter(
+                conversation=conversation, direction=Direction.IN, id__gt=conversation.handled_through
+            ).order_by("id")
+        )
+        readable = [m for m in unanswered if m.kind in Kind.READABLE]
+        if conversation.bot_paused or not readable:
+            conversation.handled_through = max([conversation.handled_through, *(m.pk for m in unanswered)])
+            conversation.reply_due_at = None
+            conversation.save(update_fields=["handled_through", "reply_due_at", "updated_at"])
+            return None
+        return conversation, unanswered
+
+
+def draft_reply(conversation_id: int) -> None:
+    """Answer the unanswered inbound messages of one conversation with at most one reply."""
+    claimed = _claim_turn(conversation_id)
+    if claimed is None:
+        return
+    conversation, unanswered = claimed
+    through = unanswered[-1].pk
+    readable_texts = [m.text for m in unanswered if m.kind in Kind.READABLE]
+    owner = owner_policy(conversation.owner_id)
+    history = recent_messages(conversation)
+
+    category, rule = _known_category(conversation, owner, readable_texts)
+    if rule and rule.action in (RuleAction.IGNORE, RuleAction.ESCALATE):
+        reply = None
+    else:
+        _mark_read(conversation, unanswered[-1])
+        context = engine_context(conversation, owner, history, category=category, rule=rule)
+        try:
+            reply = get_client().generate(context)
+        except Exception as exc:
+            _engine_failed(conversation_id, exc)
+            return
+        if not category:
+            category = reply.category
+            rule = owner.rule_for(category)
+
+    findings = (
+        guards.check_reply(reply.reply, inbound_texts=readable_texts, private_values=owner.private_values)
+        if reply
+        else []
+    )
+    decision = policy.decide(
+        action=rule.action if rule else None,
+        approval_mode=owner.settings.approval_mode,
+        threshold=owner.settings.confidence_threshold,
+        confidence=reply.confidence if reply else 1.0,
+        findings=findings,
+        has_text=bool(reply and reply.reply.strip()),
+    )
+    _record_outcome(conversation_id, through, category, rule, reply, findings, decision, unanswered[-1])
+
+
+def _known_category(conversation: Conversation, owner, texts: list[str]):
+    """Known contact, else the conversation's earlier category, else a rule's sender/keyword match."""
+    category = conversation.contact.category or conversation.category
+    if category:
+        return category, owner.rule_for(category)
+    contact = conversation.contact
+    rule = match_rule(owner, sender=(contact.address, contact.phone, contact.name), texts=texts)
+    return (rule.category, rule) if rule else ("", None)
+
+
+def _mark_read(conversation: Conversation, message: Message) -> None:
+    """Read receipts are a courtesy: a failure is logged, never retried."""
+    if not message.provider_message_id:
+        return
+    try:
+        get_provider(conversation.account.provider).mark_read(
+            account_address=conversation.account.address, provider_message_id=message.provider_message_id
+        )
+    except SendFailure as exc:
+        logger.info("could not mark message %s read: %s", message.pk, exc)
+
+
+def _engine_failed(conversation_id: int, exc: Exception) -> None:
+    """Retry with backoff; tell the owner after a few attempts; keep the turn pending, never drop it."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation.draft_attempts += 1
+        attempt = conversation.draft_attempts
+        give_up = attempt > len(ENGINE_BACKOFF)
+        delay = 0 if give_up else ENGINE_BACKOFF[attempt - 1]
+        conversation.reply_due_at = None if give_up else timezone.now() + timedelta(seconds=delay)
+        conversation.save(update_fields=["draft_attempts", "reply_due_at", "updated_at"])
+        logger.warning("engine failed on conversation %s (attempt %s): %s", conversation_id, attempt, exc)
+        if attempt == ENGINE_NOTIFY_ATTEMPT or give_up:
+            escalate(
+                conversation,
+                reason=EscalationReason.ENGINE_FAILING,
+                detail=f"The AI engine failed {attempt} times ({exc}). "
+                + ("Gatekeeper stopped retrying." if give_up else "Gatekeeper keeps retrying."),
+            )
+        if not give_up:
+            jobs.schedule("conversations.tasks.draft_reply", conversation_id, delay=delay)
+
+
+def _record_outcome(
+    conversation_id: int,
+    through: int,
+    category: str,
+    rule,
+    reply: AIReply | None,
+    findings: list[guards.Finding],
+    decision: policy.Decision,
+    answering: Message,
+) -> None:
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update().select_related("contact").get(pk=conversation_id)
+        )
+        if conversation.handled_through >= through:
+            return  # another run of this job answered the turn already
+        newer = Message.objects.filter(conversation=conversation, direction=Direction.IN, id__gt=through)
+        if conversation.bot_paused or newer.filter(kind__in=Kind.READABLE).exists():
+            return  # the owner took over, or more came in: the job already scheduled answers it all
+        conversation.handled_through = through
+        conversation.reply_due_at = None
+        conversation.draft_attempts = 0
+        conversation.category = category or conversation.category
+        conversation.rule = rule
+        conversation.save(
+            update_fields=[
+                "handled_through",
+                "reply_due_at",
+                "draft_attempts",
+                "category",
+                "rule",
+                "updated_at",
+            ]
+        )
+        if reply is not None and decision.outcome != policy.DROP:
+            draft = Draft.objects.create(
+                conversation=conversation,
+                status=DraftStatus.APPROVED if decision.outcome == policy.SEND else DraftStatus.PENDING,
+                text=reply.reply,
+                category=reply.category,
+                confidence=reply.confidence,
+                reason=reply.reason,
+                engine=get_client().alias,
+                guards=[finding.as_dict() for finding in findings],
+                decision="; ".join(decision.reasons),
+                reply_to=answering,
+                answers_through=through,
+                decided_at=timezone.now() if decision.outcome == policy.SEND else None,
+            )
+            if decision.outcome == policy.SEND:
+                queue_reply(draft)
+        if decision.escalate:
+            escalate(
+                conversation, reason=_escalation_reason(rule, findings), detail="; ".join(decision.reasons)
+            )
+
+
+def _escalation_reason(rule, findings: list[guards.Finding]) -> EscalationReason:
+    if rule is not None and rule.action == RuleAction.ESCALATE:
+        return EscalationReason.RULE
+    if any(f.effect == guards.ESCALATE for f in findings):
+        return EscalationReason.GUARD
+    return EscalationReason.LOW_CONFIDENCE

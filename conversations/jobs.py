@@ -1,0 +1,182 @@
+"""Where background work runs: RQ on Redis, a thread in process, or a recording list in tests.
+
+Jobs are dotted paths to plain functions taking ids, so any backend can run them. The
+database, not the queue, is the record of pending work: a job that is lost is found again
+by the sweeper (`conversations.sweeper`), so enqueueing may fail without losing anything.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.db import close_old_connections, transaction
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+
+class JobBackend:
+    """Base class: run `path(*args)` soon, or after `delay` seconds."""
+
+    #: Whether jobs run in this process (the health check reports it).
+    in_process = False
+
+    def __init__(self, **options) -> None:
+        self.options = options
+
+    def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
+        raise NotImplementedError("subclasses of JobBackend must provide enqueue()")
+
+    def ping(self) -> None:
+        """Raise if the queue cannot take work."""
+
+
+class RQBackend(JobBackend):
+    """RQ on Redis; delayed jobs need a worker started with `--with-scheduler`."""
+
+    def _queue(self):
+        import django_rq
+
+        return django_rq.get_queue(self.options.get("queue", "default"))
+
+    def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
+        queue = self._queue()
+        if delay > 0:
+            queue.enqueue_in(timedelta(seconds=delay), path, *args)
+        else:
+            queue.enqueue(path, *args)
+
+    def ping(self) -> None:
+        self._queue().connection.ping()
+
+
+class ThreadBackend(JobBackend):
+    """One worker thread in this process: the embedded default without Redis.
+
+    A single thread keeps SQLite writers serialised; it also runs the sweeper every
+    `sweep_every` seconds, which is what recovers work after a restart.
+    """
+
+    in_process = True
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.sweep_every = float(options.get("sweep_every", 15))
+        self._heap: list[tuple[float, int, str, tuple]] = []
+        self._counter = itertools.count()
+        self._wakeup = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
+        with self._wakeup:
+            heapq.heappush(self._heap, (time.monotonic() + max(delay, 0), next(self._counter), path, args))
+            self._wakeup.notify()
+        self.start()
+
+    def start(self) -> None:
+        """Start the worker thread once per process."""
+        with self._wakeup:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="gatekeeper-jobs", daemon=True)
+                self._thread.start()
+
+    def _work(self) -> None:
+        next_sweep = time.monotonic()
+        while True:
+            with self._wakeup:
+                now = time.monotonic()
+                wait = next_sweep - now
+                if self._heap:
+                    wait = min(wait, self._heap[0][0] - now)
+                if wait > 0:
+                    self._wakeup.wait(timeout=wait)
+                    continue
+                job = heapq.heappop(self._heap) if self._heap and self._heap[0][0] <= now else None
+            if job is None:
+                next_sweep = time.monotonic() + self.sweep_every
+                self._run("conversations.sweeper.sweep_stalled_work", ())
+            else:
+                self._run(job[2], job[3])
+
+    @staticmethod
+    def _run(path: str, args: tuple) -> None:
+        close_old_connections()
+        try:
+            import_string(path)(*args)
+        except Exception:
+            logger.exception("job %s%r failed; the sweeper will pick its work up again", path, args)
+        finally:
+            close_old_connections()
+
+
+@dataclass
+class RecordedJob:
+    path: str
+    args: tuple
+    delay: float = 0
+    enqueued_at: float = field(default_factory=time.monotonic)
+
+
+#: Jobs recorded by LocmemBackend, like django.core.mail.outbox.
+recorded: list[RecordedJob] = []
+
+
+class LocmemBackend(JobBackend):
+    """Records jobs for the test to run with `run_recorded_jobs()`; never a production default."""
+
+    in_process = True
+
+    def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
+        recorded.append(RecordedJob(path, args, delay))
+
+
+def run_recorded_jobs(*, limit: int = 1000) -> list[RecordedJob]:
+    """Run recorded jobs (and the jobs they record) in order, ignoring delays; returns what ran."""
+    ran = []
+    while recorded and len(ran) < limit:
+        job = recorded.pop(0)
+        import_string(job.path)(*job.args)
+        ran.append(job)
+    return ran
+
+
+@cache
+def get_backend() -> JobBackend:
+    """The job backend named in settings.GATEKEEPER_JOBS."""
+    config = settings.GATEKEEPER_JOBS
+    try:
+        backend = import_string(config["BACKEND"])
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"GATEKEEPER_JOBS: cannot import {config['BACKEND']!r}: {exc}") from exc
+    return backend(**config.get("OPTIONS", {}))
+
+
+def _reset_backend(*, setting: str, **kwargs) -> None:
+    if setting == "GATEKEEPER_JOBS":
+        get_backend.cache_clear()
+
+
+setting_changed.connect(_reset_backend)
+
+
+def enqueue_now(path: str, *args: object, delay: float = 0) -> None:
+    """Enqueue outside any transaction; a queue outage is logged, the sweeper recovers the work."""
+    try:
+        get_backend().enqueue(path, *args, delay=delay)
+    except Exception:
+        logger.exception("could not enqueue %s%r; the sweeper will re-schedule it", path, args)
+
+
+def schedule(path: str, *args: object, delay: float = 0) -> None:
+    """Enqueue once the current transaction commits, so a job never sees uncommitted work."""
+    transaction.on_commit(lambda: enqueue_now(path, *args, delay=delay))

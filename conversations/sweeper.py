@@ -1,0 +1,82 @@
+"""Finds work whose job vanished (Redis restarted, a worker was killed) and schedules it again.
+
+Pending work lives in the database: a due reply, a queued message, an unsent notification.
+Anything overdue by more than STALLED_WORK_SECONDS gets a fresh job; jobs are idempotent,
+so a duplicate costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from conversations import jobs
+from conversations.models import Conversation, Direction, Escalation, Message, MessageStatus
+from conversations.sending import fail_message
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    replies: int = 0
+    sends: int = 0
+    notifications: int = 0
+    interrupted_sends: int = 0
+
+
+def sweep_stalled_work() -> SweepResult:
+    """Re-schedule overdue work; report sends interrupted mid-flight as of unknown outcome."""
+    now = timezone.now()
+    stalled = now - timedelta(seconds=settings.STALLED_WORK_SECONDS)
+    result = SweepResult()
+
+    for conversation_id in Conversation.objects.filter(reply_due_at__lt=stalled).values_list("id", flat=True):
+        jobs.enqueue_now("conversations.tasks.draft_reply", conversation_id)
+        result.replies += 1
+
+    # A send may take up to the HTTP timeout; one `sending` far past it was cut off mid-call.
+    cut_off = stalled - timedelta(seconds=settings.OUTBOUND_HTTP_TIMEOUT * 2)
+    for message in Message.objects.filter(
+        direction=Direction.OUT, status=MessageStatus.SENDING, updated_at__lt=cut_off
+    ).select_related("conversation"):
+        with transaction.atomic():
+            locked = (
+                Message.objects.select_for_update()
+                .filter(pk=message.pk, status=MessageStatus.SENDING)
+                .first()
+            )
+            if locked is None:
+                continue
+            locked.conversation = message.conversation
+            fail_message(
+                locked,
+                code="interrupted",
+                detail="The send was interrupted; it may or may not have reached the contact. "
+                "Gatekeeper did not resend it, to avoid a duplicate.",
+            )
+        jobs.enqueue_now("conversations.tasks.send_pending", message.conversation_id)
+        result.interrupted_sends += 1
+
+    queued = Message.objects.filter(direction=Direction.OUT, status=MessageStatus.QUEUED).filter(
+        Q(next_attempt_at__lt=stalled) | Q(next_attempt_at__isnull=True, updated_at__lt=stalled)
+    )
+    for conversation_id in queued.values_list("conversation_id", flat=True).distinct():
+        jobs.enqueue_now("conversations.tasks.send_pending", conversation_id)
+        result.sends += 1
+
+    for escalation_id in Escalation.objects.filter(
+        notified_at__isnull=True, created_at__lt=stalled
+    ).values_list("id", flat=True):
+        jobs.enqueue_now("conversations.tasks.notify_owner", escalation_id)
+        result.notifications += 1
+
+    if any(vars(result).values()):
+        logger.info("sweeper re-scheduled stalled work: %s", result)
+    return result
