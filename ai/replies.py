@@ -36,7 +36,9 @@ _GENERIC = (
     "I've noted it, and {owner} will review anything that needs a decision."
 )
 
-_HOLDING = "Hello, thank you for your message. I'm {owner}'s assistant; I'll pass this on and get back to you."
+_HOLDING = (
+    "Hello, thank you for your message. I'm {owner}'s assistant; I'll pass this on and get back to you."
+)
 
 
 def _owner(owner_name: str) -> str:

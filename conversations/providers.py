@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -87,3 +88,11 @@ def get_provider(alias: str) -> ChannelProvider:
     except ImportError as exc:
         raise ImproperlyConfigured(f"Provider {alias!r}: cannot import {config['BACKEND']!r}: {exc}") from exc
     return backend(alias, **config.get("OPTIONS", {}))
+
+
+def _reset_providers(*, setting: str, **kwargs) -> None:
+    if setting == "GATEKEEPER_PROVIDERS":
+        get_provider.cache_clear()
+
+
+setting_changed.connect(_reset_providers)

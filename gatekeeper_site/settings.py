@@ -143,9 +143,12 @@ TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
 WEBHOOK_MAX_BYTES = 3 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES + 1024
 
+# Without an API token replies are printed instead of sent (like the console email backend).
 GATEKEEPER_PROVIDERS = {
     "whatsapp": {
-        "BACKEND": "channels_app.whatsapp.provider.MetaWhatsAppProvider",
+        "BACKEND": "channels_app.whatsapp.provider.MetaWhatsAppProvider"
+        if WHATSAPP_API_TOKEN
+        else "channels_app.console.ConsoleProvider",
         "OPTIONS": {
             "graph_api_url": WHATSAPP_GRAPH_API_URL,
             "api_token": WHATSAPP_API_TOKEN,

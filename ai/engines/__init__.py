@@ -22,5 +22,7 @@ def get_client(alias: str | None = None) -> AIClient:
     try:
         backend = import_string(config["BACKEND"])
     except ImportError as exc:
-        raise ImproperlyConfigured(f"AI engine {alias!r}: cannot import {config['BACKEND']!r}: {exc}") from exc
+        raise ImproperlyConfigured(
+            f"AI engine {alias!r}: cannot import {config['BACKEND']!r}: {exc}"
+        ) from exc
     return backend(alias, **config.get("OPTIONS", {}))

@@ -1,0 +1,35 @@
+# The two commands: `make run` and `make test`. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PORT ?= 8000
+
+.PHONY: run test install lint clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+# First run only: generate the secrets a fresh install needs; edit .env to connect real numbers.
+.env:
+	@$(PYTHON) -c "import secrets as s; print(f'SECRET_KEY={s.token_urlsafe(50)}\nWHATSAPP_APP_SECRET={s.token_hex(16)}\nWHATSAPP_VERIFY_TOKEN={s.token_urlsafe(16)}\nGATEKEEPER_PASSWORD={s.token_urlsafe(12)}')" > .env
+	@echo "Wrote .env with generated secrets and the owner's password (edit it to connect WhatsApp)."
+
+run: install .env
+	@mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py serve
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: lint
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) var

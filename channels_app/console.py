@@ -1,0 +1,27 @@
+"""A provider that prints replies instead of sending them: the default until a real one is set up.
+
+Like Django's console email backend, it lets a fresh `make run` show the whole flow
+without credentials; the log says plainly that nothing left the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from conversations.providers import ChannelProvider, OutboundText, SendReceipt
+
+logger = logging.getLogger(__name__)
+
+
+class ConsoleProvider(ChannelProvider):
+    """Logs each outbound text and accepts it under a made-up id."""
+
+    def send_text(self, message: OutboundText) -> SendReceipt:
+        logger.warning(
+            "[%s not configured: printed, not sent] to %s: %s",
+            self.alias,
+            message.to_phone or message.to,
+            message.text,
+        )
+        return SendReceipt(provider_message_id=f"console.{uuid.uuid4().hex}")

@@ -1,0 +1,82 @@
+"""`make run`: set the owner up, then serve HTTP + WebSocket, and the workers when Redis is configured."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from conversations.setup import configured_accounts, owner_setup
+
+BANNER = """
+  Gatekeeper is running on {base}
+
+  Review dashboard  {base}/admin/
+  Log in as         {username} / {password}
+  API token         {token}
+  Jobs              {jobs}
+  AI engine         {engine}
+  WhatsApp sending  {sending}
+
+  Try it: in another terminal run
+    .venv/bin/python manage.py simulate_inbound "Your bill is ready"
+  then open {base}/admin/conversations/draft/ to approve the draft.
+"""
+
+
+class Command(BaseCommand):
+    help = "Set up the owner and serve the whole product (daphne; RQ worker and sweeper with REDIS_URL)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=settings.PORT)
+
+    def handle(self, *args, bind, port, **options):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        result = owner_setup(
+            username=settings.GATEKEEPER_OWNER,
+            password=settings.GATEKEEPER_PASSWORD or None,
+            accounts=configured_accounts(),
+        )
+        python = sys.executable
+        commands = [[python, "-m", "daphne", "-b", bind, "-p", str(port), "gatekeeper_site.asgi:application"]]
+        if settings.REDIS_URL:
+            commands.append(
+                [python, "manage.py", "rqworker", "--with-scheduler", "--worker-class", "rq.worker.SimpleWorker"]
+            )
+            commands.append([python, "manage.py", "sweep_stalled", "--every", "15"])
+        self.stdout.write(
+            BANNER.format(
+                base=settings.PUBLIC_BASE_URL,
+                username=result.owner.username,
+                password=result.password or "(unchanged; set GATEKEEPER_PASSWORD to change it)",
+                token=result.token,
+                jobs="RQ on Redis" if settings.REDIS_URL else "in process (set REDIS_URL for RQ workers)",
+                engine=settings.AI_ENGINE,
+                sending="Meta Cloud API"
+                if settings.WHATSAPP_API_TOKEN
+                else "not configured: replies are printed here, not sent",
+            )
+        )
+        self.stdout.flush()
+        children = [subprocess.Popen(command) for command in commands]  # noqa: S603
+        stop = False
+
+        def _stop(signum, frame):
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        while not stop and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            child.wait(timeout=15)
+        sys.exit(max(child.returncode or 0 for child in children) if not stop else 0)
