@@ -7,6 +7,7 @@ by the sweeper (`conversations.sweeper`), so enqueueing may fail without losing 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -140,12 +141,23 @@ class LocmemBackend(JobBackend):
         recorded.append(RecordedJob(path, args, delay))
 
 
-def run_recorded_jobs(*, limit: int = 1000) -> list[RecordedJob]:
-    """Run recorded jobs (and the jobs they record) in order, ignoring delays; returns what ran."""
+def run_recorded_jobs(
+    *, delayed: bool = False, limit: int = 1000, around=contextlib.nullcontext
+) -> list[RecordedJob]:
+    """Run recorded jobs (and the jobs they record) in order; returns what ran.
+
+    Jobs enqueued with a delay stay recorded unless `delayed` is true: a test moves the
+    pending work's due time itself, then runs them. `around()` wraps each job; tests pass one
+    that runs on-commit callbacks inside their enclosing test transaction.
+    """
     ran = []
-    while recorded and len(ran) < limit:
-        job = recorded.pop(0)
-        import_string(job.path)(*job.args)
+    while len(ran) < limit:
+        job = next((job for job in recorded if delayed or job.delay <= 0), None)
+        if job is None:
+            break
+        recorded.remove(job)
+        with around():
+            import_string(job.path)(*job.args)
         ran.append(job)
     return ran
 

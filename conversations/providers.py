@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 

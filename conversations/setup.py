@@ -59,7 +59,9 @@ def owner_setup(
     OwnerSettings.objects.get_or_create(owner=owner)
     for category, instructions in DEFAULT_RULES.items():
         Rule.objects.get_or_create(
-            owner=owner, category=category, defaults={"action": RuleAction.DRAFT, "instructions": instructions}
+            owner=owner,
+            category=category,
+            defaults={"action": RuleAction.DRAFT, "instructions": instructions},
         )
     linked = []
     for provider, address in (accounts or {}).items():

@@ -102,15 +102,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Jobs: RQ on Redis when REDIS_URL is set, else in process --------------------------------
 REDIS_URL = env("REDIS_URL", default="")
-RQ_QUEUES = {
-    "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300},
-}
+RQ_QUEUE = env("GATEKEEPER_QUEUE", default="default")
+RQ_QUEUES = {RQ_QUEUE: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300}}
 GATEKEEPER_JOBS = {
     "BACKEND": env(
         "GATEKEEPER_JOBS_BACKEND",
         default="conversations.jobs.RQBackend" if REDIS_URL else "conversations.jobs.ThreadBackend",
     ),
-    "OPTIONS": {"queue": env("GATEKEEPER_QUEUE", default="default")},
+    "OPTIONS": {"queue": RQ_QUEUE},
 }
 # Messages from one provider arriving within this window get one reply.
 REPLY_BURST_SECONDS = env.float("REPLY_BURST_SECONDS", default=3.0)

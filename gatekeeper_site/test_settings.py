@@ -13,10 +13,17 @@ from gatekeeper_site.settings import *  # noqa: F403
 
 # Jobs are recorded and run by the test itself (conversations.jobs.LocmemBackend);
 # tests that need RQ or the thread runner switch to them explicitly.
-GATEKEEPER_JOBS = {"BACKEND": "conversations.jobs.LocmemBackend", "OPTIONS": {}}
+# A worker process started by a test names the real backend in GATEKEEPER_TEST_JOBS_BACKEND.
+GATEKEEPER_JOBS = {
+    "BACKEND": os.environ.get("GATEKEEPER_TEST_JOBS_BACKEND", "conversations.jobs.LocmemBackend"),
+    "OPTIONS": {"queue": RQ_QUEUE},  # noqa: F405
+}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests run jobs themselves, so the burst window would only make them wait.
+REPLY_BURST_SECONDS = 0.0
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405

@@ -113,17 +113,21 @@ def latest_contact_texts(history: Iterable[Turn], limit: int = LATEST_LIMIT) -> 
 
 
 @dataclass
-class _Evidence:
-    """What was found for one category."""
+class CategoryEvidence:
+    """The keyword evidence found for one category: its score and the words that matched where."""
 
     score: float = 0.0
-    in_name: bool = False
-    words: list[str] = field(default_factory=list)
+    in_message: list[str] = field(default_factory=list)
+    in_name: list[str] = field(default_factory=list)
 
-    def add(self, word: str, weight: float, *, where: str) -> None:
-        self.score += weight
-        self.words.append(f"{word!r} in the {where}")
-        self.in_name = self.in_name or where == "sender's name"
+    def describe(self) -> str:
+        """The matched words, in words."""
+        parts = []
+        if self.in_name:
+            parts.append("in the sender's name " + ", ".join(repr(w) for w in self.in_name))
+        if self.in_message:
+            parts.append("in the message " + ", ".join(repr(w) for w in self.in_message))
+        return "; ".join(parts)
 
 
 def _keyword_table(categories: list[str]) -> dict[str, tuple[str, ...]]:
@@ -136,7 +140,9 @@ def _keyword_table(categories: list[str]) -> dict[str, tuple[str, ...]]:
     return table
 
 
-def score_categories(texts: list[str], contact_name: str, categories: list[str]) -> dict[str, _Evidence]:
+def score_categories(
+    texts: list[str], contact_name: str, categories: list[str]
+) -> dict[str, CategoryEvidence]:
     """Weighted keyword matches per category in the messages and the sender's name."""
     table = _keyword_table(categories)
     owners: dict[str, int] = {}
@@ -144,14 +150,17 @@ def score_categories(texts: list[str], contact_name: str, categories: list[str])
         for keyword in set(keywords):
             owners[keyword] = owners.get(keyword, 0) + 1
     text = "\n".join(texts)
-    evidence = {category: _Evidence() for category in table}
+    evidence = {category: CategoryEvidence() for category in table}
     for category, keywords in table.items():
         for keyword in dict.fromkeys(keywords):
             weight = 1.0 if owners[keyword] == 1 else 0.5
+            found = evidence[category]
             if contains_phrase(text, keyword):
-                evidence[category].add(keyword, weight, where="message")
+                found.score += weight
+                found.in_message.append(keyword)
             if contact_name and contains_phrase(contact_name, keyword):
-                evidence[category].add(keyword, weight * NAME_WEIGHT, where="sender's name")
+                found.score += weight * NAME_WEIGHT
+                found.in_name.append(keyword)
     return evidence
 
 
@@ -165,7 +174,7 @@ class RulesEngine(AIClient):
                 context,
                 context.category,
                 CONFIDENCE_PRESET,
-                f"the conversation is already classified as {context.category}",
+                f"The conversation is already classified as {context.category}.",
                 {"matched": "preset"},
             )
         latest = latest_contact_texts(context.history)
@@ -182,7 +191,7 @@ class RulesEngine(AIClient):
             reply=reply,
             category=category,
             confidence=round(confidence, 2),
-            reason=reason[:1].upper() + reason[1:] + ".",
+            reason=reason,
             extra={"engine": "rules", **extra},
         )
 
@@ -202,7 +211,7 @@ class RulesEngine(AIClient):
                     context,
                     rule.category,
                     CONFIDENCE_RULE_SENDER,
-                    f"the sender matches {sender!r}, listed under the owner's rule for {rule.category}",
+                    f"The sender matches {sender!r}, listed under the owner's rule for {rule.category}.",
                     {"matched": "rule_sender", "sender": sender},
                 )
         text = "\n".join(latest)
@@ -222,15 +231,15 @@ class RulesEngine(AIClient):
                 context,
                 rule.category,
                 CONFIDENCE_RULE_KEYWORDS_TIE,
-                f"the message has keywords of the owner's rule for {rule.category} ({quoted}) "
-                f"but as many of the rules for {', '.join(rivals)}",
+                f"Ambiguous: the message has keywords of the owner's rule for {rule.category} ({quoted}) "
+                f"but as many of the rules for {', '.join(rivals)}.",
                 {"matched": "rule_keywords", "keywords": words, "tied_with": rivals},
             )
         return self._answer(
             context,
             rule.category,
             CONFIDENCE_RULE_KEYWORDS,
-            f"the message has keywords of the owner's rule for {rule.category}: {quoted}",
+            f"The message has keywords of the owner's rule for {rule.category}: {quoted}.",
             {"matched": "rule_keywords", "keywords": words},
         )
 
@@ -257,7 +266,7 @@ class RulesEngine(AIClient):
         runner_up = ranked[1][1].score if len(ranked) > 1 else 0.0
         margin = found.score - runner_up
         scores = {category: e.score for category, e in evidence.items() if e.score}
-        words = "; ".join(found.words)
+        words = found.describe()
         extra = {"matched": "keywords", "scores": scores}
         if margin <= 0:
             tied = [category for category, e in ranked if e.score == found.score]
@@ -272,16 +281,17 @@ class RulesEngine(AIClient):
                 extra={"engine": "rules", **extra, "tied_with": tied[1:]},
             )
         confidence = min(0.9, 0.6 + 0.1 * min(margin, 3.0))
-        name_decides = found.in_name and not any(e.in_name for c, e in evidence.items() if c != best)
+        name_decides = bool(found.in_name) and not any(e.in_name for c, e in evidence.items() if c != best)
         if name_decides:
             confidence += 0.1
         confidence = min(0.92, confidence) - penalty
-        second = f", next {ranked[1][0]} {runner_up:g}" if len(ranked) > 1 and runner_up else ""
-        where = "earlier messages" if penalty else "latest messages"
+        against = f" against {runner_up:g} for {ranked[1][0]}" if len(ranked) > 1 and runner_up else ""
+        where = " (the latest messages said nothing recognisable; earlier ones did)" if penalty else ""
+        decides = "; the sender's name decides" if name_decides and runner_up else ""
         return self._answer(
             context,
             best,
             confidence,
-            f"{best} keywords in the {where} and sender's name: {words} (score {found.score:g}{second})",
+            f"Classified as {best} by keywords{where}: {words} (score {found.score:g}{against}{decides}).",
             extra,
         )

@@ -28,7 +28,13 @@ _MEDIA_KINDS = {
     "document": Kind.DOCUMENT,
     "sticker": Kind.STICKER,
 }
-_MEDIA_FIELDS = {"id": "media_id", "mime_type": "mime_type", "sha256": "sha256", "url": "url", "filename": "filename"}
+_MEDIA_FIELDS = {
+    "id": "media_id",
+    "mime_type": "mime_type",
+    "sha256": "sha256",
+    "url": "url",
+    "filename": "filename",
+}
 
 
 class PayloadError(ValueError):
@@ -246,7 +252,11 @@ def _location(raw: dict, _type: str) -> _Parsed:
             metadata[key] = value
     label = ", ".join(metadata[key] for key in ("name", "address") if key in metadata)
     where = f"({latitude}, {longitude})"
-    return Kind.LOCATION, f"Shared location: {label} {where}" if label else f"Shared location {where}", metadata
+    return (
+        Kind.LOCATION,
+        f"Shared location: {label} {where}" if label else f"Shared location {where}",
+        metadata,
+    )
 
 
 def _shared_contacts(raw: dict, _type: str) -> _Parsed:
@@ -274,9 +284,16 @@ def _contact_card(card: dict) -> dict[str, Any]:
         for p in _list(card, "phones")
         if isinstance(p, dict) and (p.get("phone") or p.get("wa_id"))
     ]
-    emails = [_string(e.get("email")) for e in _list(card, "emails") if isinstance(e, dict) and e.get("email")]
+    emails = [
+        _string(e.get("email")) for e in _list(card, "emails") if isinstance(e, dict) and e.get("email")
+    ]
     org = card.get("org") if isinstance(card.get("org"), dict) else {}
-    return {"name": full_name, "phones": phones, "emails": emails, "organization": _string(org.get("company"))}
+    return {
+        "name": full_name,
+        "phones": phones,
+        "emails": emails,
+        "organization": _string(org.get("company")),
+    }
 
 
 def _reaction(raw: dict, _type: str) -> _Parsed:

@@ -111,10 +111,14 @@ class MetaWhatsAppProvider(ChannelProvider):
             response = self._http().post(url, json=payload, headers=headers)
         except httpx.TimeoutException as exc:
             logger.warning("WhatsApp %s from %s timed out (%s)", action, account_address, type(exc).__name__)
-            raise SendFailure(f"Graph API timed out ({type(exc).__name__})", code="timeout", retryable=True) from exc
+            raise SendFailure(
+                f"Graph API timed out ({type(exc).__name__})", code="timeout", retryable=True
+            ) from exc
         except httpx.HTTPError as exc:
             logger.warning("WhatsApp %s from %s failed: %s", action, account_address, type(exc).__name__)
-            raise SendFailure(f"Graph API unreachable ({type(exc).__name__})", code="network", retryable=True) from exc
+            raise SendFailure(
+                f"Graph API unreachable ({type(exc).__name__})", code="network", retryable=True
+            ) from exc
 
         data = _json_object(response)
         if response.is_success:
@@ -142,7 +146,9 @@ def recipient_fields(to: str, to_phone: str = "") -> dict[str, str]:
     raise SendFailure("message has no recipient", code="no_recipient")
 
 
-def classify_error(status_code: int, data: dict[str, Any], *, retry_after: float | None = None) -> SendFailure:
+def classify_error(
+    status_code: int, data: dict[str, Any], *, retry_after: float | None = None
+) -> SendFailure:
     """The SendFailure a Graph error response means, decided by `error.code`."""
     error = data.get("error") if isinstance(data.get("error"), dict) else {}
     raw_code = error.get("code")
@@ -155,7 +161,9 @@ def classify_error(status_code: int, data: dict[str, Any], *, retry_after: float
     if code in RATE_LIMIT_CODES or code in TRANSIENT_CODES:
         return SendFailure(detail, code=code_text, retryable=True, retry_after=retry_after)
     if code == WINDOW_CLOSED_CODE:
-        return SendFailure(detail, code=code_text, retryable=False, window_closed=True, retry_after=retry_after)
+        return SendFailure(
+            detail, code=code_text, retryable=False, window_closed=True, retry_after=retry_after
+        )
     if (status_code >= 500 or status_code == 429) and code not in _KNOWN_CODES:
         # No code we know: a Meta outage or a proxy in between, worth another try.
         return SendFailure(detail, code=code_text, retryable=True, retry_after=retry_after)

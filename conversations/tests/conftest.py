@@ -1,15 +1,18 @@
-"""Shared fixtures for the conversations tests: owners, a WhatsApp conversation, API clients, jobs."""
+"""Fixtures of the API, admin and health tests: two owners, their token clients, conversations, drafts.
+
+Names are prefixed (`owner_a`, `client_a`, ...) so they never shadow the project-wide
+fixtures in the root `conftest.py` (`owner`, `graph_api`, `run_jobs`, ...).
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from conversations import jobs
 from conversations.models import (
     Author,
     ChannelAccount,
@@ -23,30 +26,24 @@ from conversations.models import (
     User,
 )
 
-_wamid = itertools.count(1)
+#: Owner A's WhatsApp phone_number_id; other owners get the following numbers.
+PHONE_NUMBER_ID = 106540352242922
 
 
 @pytest.fixture
-def recorded_jobs() -> Iterator[list[jobs.RecordedJob]]:
-    """The LocmemBackend's job list, emptied before and after the test."""
-    jobs.recorded.clear()
-    yield jobs.recorded
-    jobs.recorded.clear()
-
-
-@pytest.fixture
-def owner(db) -> User:
+def owner_a(db) -> User:
     """Owner A, the person most tests act as."""
     return User.objects.create_user(username="alice", password="alice-password", email="alice@example.com")
 
 
 @pytest.fixture
-def other_owner(db) -> User:
+def owner_b(db) -> User:
     """Owner B, who must never see or change owner A's things."""
     return User.objects.create_user(username="bob", password="bob-password", email="bob@example.com")
 
 
-def _api_client_for(user: User) -> APIClient:
+def token_client(user: User) -> APIClient:
+    """An API client sending `Authorization: Token <key>` for the user."""
     token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -54,21 +51,22 @@ def _api_client_for(user: User) -> APIClient:
 
 
 @pytest.fixture
-def api_client(owner: User) -> APIClient:
+def client_a(owner_a: User) -> APIClient:
     """An API client authenticated as owner A with a token."""
-    return _api_client_for(owner)
+    return token_client(owner_a)
 
 
 @pytest.fixture
-def other_api_client(other_owner: User) -> APIClient:
+def client_b(owner_b: User) -> APIClient:
     """An API client authenticated as owner B with a token."""
-    return _api_client_for(other_owner)
+    return token_client(owner_b)
 
 
 @pytest.fixture
 def make_conversation(db) -> Callable[..., Conversation]:
     """Build a WhatsApp conversation for an owner, with one inbound message from the contact."""
-    accounts = itertools.count(106540352242922)
+    addresses = itertools.count(PHONE_NUMBER_ID)
+    wamids = itertools.count(1)
 
     def make(
         owner: User,
@@ -78,10 +76,14 @@ def make_conversation(db) -> Callable[..., Conversation]:
         text: str = "Your plan renews tomorrow. Reply YES to upgrade.",
         category: str = "cellphone_provider",
     ) -> Conversation:
-        account = ChannelAccount.objects.create(
-            owner=owner, provider=Provider.WHATSAPP, address=str(next(accounts)), name="My number"
+        account = ChannelAccount.objects.filter(owner=owner, provider=Provider.WHATSAPP).first()
+        if account is None:
+            account = ChannelAccount.objects.create(
+                owner=owner, provider=Provider.WHATSAPP, address=str(next(addresses)), name="My number"
+            )
+        contact, _ = Contact.objects.get_or_create(
+            owner=owner, address=contact_address, defaults={"name": contact_name}
         )
-        contact = Contact.objects.create(owner=owner, address=contact_address, name=contact_name)
         conversation = Conversation.objects.create(
             owner=owner, account=account, contact=contact, category=category
         )
@@ -92,10 +94,10 @@ def make_conversation(db) -> Callable[..., Conversation]:
             author=Author.CONTACT,
             text=text,
             status=MessageStatus.RECEIVED,
-            provider_message_id=f"wamid.TEST{next(_wamid):06d}",
+            provider_message_id=f"wamid.HBgMNTUxMTk5OTk5MDAwMBUCABIYFjNFQjA{next(wamids):06d}",
         )
-        Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=inbound.created_at)
-        conversation.refresh_from_db()
+        conversation.last_inbound_at = inbound.created_at
+        conversation.save(update_fields=["last_inbound_at", "updated_at"])
         return conversation
 
     return make
@@ -110,6 +112,7 @@ def make_draft(db) -> Callable[..., Draft]:
         fields.setdefault("category", conversation.category)
         fields.setdefault("confidence", 0.9)
         fields.setdefault("reason", "The provider offers an upgrade; the owner declines upsells.")
+        fields.setdefault("decision", "draft: the rule for this category says draft")
         return Draft.objects.create(
             conversation=conversation,
             text=text,
@@ -122,12 +125,12 @@ def make_draft(db) -> Callable[..., Draft]:
 
 
 @pytest.fixture
-def conversation(owner: User, make_conversation: Callable[..., Conversation]) -> Conversation:
+def conversation_a(owner_a: User, make_conversation: Callable[..., Conversation]) -> Conversation:
     """Owner A's conversation with a telco on WhatsApp."""
-    return make_conversation(owner)
+    return make_conversation(owner_a)
 
 
 @pytest.fixture
-def draft(conversation: Conversation, make_draft: Callable[..., Draft]) -> Draft:
+def draft_a(conversation_a: Conversation, make_draft: Callable[..., Draft]) -> Draft:
     """A pending draft in owner A's conversation."""
-    return make_draft(conversation)
+    return make_draft(conversation_a)

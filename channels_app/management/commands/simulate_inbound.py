@@ -28,7 +28,9 @@ class Command(BaseCommand):
             if account is None:
                 raise CommandError("No WhatsApp channel account: run `manage.py gatekeeper_setup` first.")
             phone_number_id = account.address
-        body = encode(text_message_payload(phone_number_id=phone_number_id, sender=sender, name=name, text=text))
+        body = encode(
+            text_message_payload(phone_number_id=phone_number_id, sender=sender, name=name, text=text)
+        )
         target = f"{(url or settings.PUBLIC_BASE_URL).rstrip('/')}/webhook/whatsapp"
         try:
             response = httpx.post(
@@ -41,9 +43,13 @@ class Command(BaseCommand):
                 timeout=10,
             )
         except httpx.HTTPError as exc:
-            raise CommandError(f"Could not reach {target}: {exc}. Is the server running (`make run`)?") from exc
+            raise CommandError(
+                f"Could not reach {target}: {exc}. Is the server running (`make run`)?"
+            ) from exc
         self.stdout.write(f"POST {target} -> {response.status_code} {response.text[:200]}")
         if response.status_code != 200:
             raise CommandError("The server refused the webhook.")
         base = (url or settings.PUBLIC_BASE_URL).rstrip("/")
-        self.stdout.write(f"Sent as {name} (+{sender}). Drafts waiting for you: {base}/admin/conversations/draft/")
+        self.stdout.write(
+            f"Sent as {name} (+{sender}). Drafts waiting for you: {base}/admin/conversations/draft/"
+        )

@@ -13,7 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
 
     def handle(self, *args, username, password, email, **options):
-        result = owner_setup(username=username, password=password, email=email, accounts=configured_accounts())
+        result = owner_setup(
+            username=username, password=password, email=email, accounts=configured_accounts()
+        )
         self.stdout.write(f"owner: {result.owner.username} ({'created' if result.created else 'updated'})")
         if result.password:
             self.stdout.write(f"password: {result.password}")

@@ -46,7 +46,15 @@ class Command(BaseCommand):
         commands = [[python, "-m", "daphne", "-b", bind, "-p", str(port), "gatekeeper_site.asgi:application"]]
         if settings.REDIS_URL:
             commands.append(
-                [python, "manage.py", "rqworker", "--with-scheduler", "--worker-class", "rq.worker.SimpleWorker"]
+                [
+                    python,
+                    "manage.py",
+                    "rqworker",
+                    "--with-scheduler",
+                    "--worker-class",
+                    "rq.worker.SimpleWorker",
+                    settings.RQ_QUEUE,
+                ]
             )
             commands.append([python, "manage.py", "sweep_stalled", "--every", "15"])
         self.stdout.write(

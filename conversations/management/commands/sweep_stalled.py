@@ -6,7 +6,9 @@ from conversations.sweeper import sweep_stalled_work
 
 
 class Command(BaseCommand):
-    help = "Re-schedule work whose job vanished (Redis restart, killed worker). Run once, or --every N seconds."
+    help = (
+        "Re-schedule work whose job vanished (Redis restart, killed worker). Run once, or --every N seconds."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--every", type=float, default=0, help="Keep sweeping every N seconds.")

@@ -1,0 +1,1 @@
+"""Tests of the AI engines and the prompt; none needs a database or a network."""

@@ -1,0 +1,116 @@
+"""`/webhook/whatsapp`: Meta's subscription handshake (GET) and its signed deliveries (POST).
+
+The POST answers 200 only once `ingest_batch` has committed what it carried, and 503 when
+the database is unavailable, so that Meta delivers again later. No AI call and no send
+happens here: the ingest service schedules that work.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_http_methods
+
+from channels_app.webhooks import reject, signed_webhook
+from channels_app.whatsapp.parser import PayloadError, parse_webhook
+from channels_app.whatsapp.signature import verify_signature
+from conversations.ingest import ingest_batch
+
+logger = logging.getLogger(__name__)
+
+
+def meta_signature_problem(request: HttpRequest, body: bytes) -> str | None:
+    """Why this body is not signed by our Meta app, or None when it is."""
+    app_secret = settings.WHATSAPP_APP_SECRET
+    if not app_secret:
+        logger.error("WHATSAPP_APP_SECRET is not set: every WhatsApp webhook is refused until it is")
+        return "webhook signing secret not configured"
+    header = request.headers.get("X-Hub-Signature-256")
+    if not header:
+        return "missing X-Hub-Signature-256"
+    if not verify_signature(body, header, app_secret):
+        return "invalid X-Hub-Signature-256"
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+@transaction.non_atomic_requests
+@signed_webhook(meta_signature_problem, name="WhatsApp")
+def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
+    """Meta's single callback URL: GET verifies the subscription, POST delivers updates."""
+    if request.method == "GET":
+        return _verify_subscription(request)
+    return _receive(request)
+
+
+def _verify_subscription(request: HttpRequest) -> HttpResponse:
+    """Echo `hub.challenge` when Meta presents our verify token; anything else is refused."""
+    params = _raw_query(request)
+    expected = settings.WHATSAPP_VERIFY_TOKEN.encode("utf-8")
+    token = params.get("hub.verify_token")
+    challenge = params.get("hub.challenge")
+    if not expected:
+        logger.error("WHATSAPP_VERIFY_TOKEN is not set: Meta's webhook verification is refused")
+    elif (
+        params.get("hub.mode") == b"subscribe"
+        and token is not None
+        and challenge is not None
+        and hmac.compare_digest(token, expected)
+    ):
+        logger.info("WhatsApp webhook subscription verified")
+        return HttpResponse(challenge, content_type="text/plain")
+    logger.warning("WhatsApp webhook verification refused (wrong mode or token)")
+    return HttpResponse("verification failed", status=403, content_type="text/plain")
+
+
+def _raw_query(request: HttpRequest) -> dict[str, bytes]:
+    """Query parameters as the bytes that were sent, so the challenge is echoed byte for byte."""
+    query = request.META.get("QUERY_STRING", "")
+    try:
+        raw = query.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = query.encode("utf-8")
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    return {name: value.encode("latin-1") for name, value in reversed(pairs)}
+
+
+def _receive(request: HttpRequest) -> HttpResponse:
+    """Parse a signed delivery and store it durably before acknowledging."""
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, RecursionError):
+        logger.warning("WhatsApp webhook refused: body is not valid JSON")
+        return reject(400, "malformed JSON")
+    try:
+        batch = parse_webhook(payload)
+    except PayloadError as exc:
+        logger.warning("WhatsApp webhook refused: %s", exc)
+        return reject(400, str(exc))
+    try:
+        result = ingest_batch(batch)
+    except DatabaseError:
+        logger.exception("WhatsApp webhook not stored (database unavailable); answering 503 so Meta retries")
+        return reject(503, "temporarily unavailable")
+    logger.info(
+        "WhatsApp webhook: %d messages (%d new, %d duplicate), %d statuses, %d errors%s",
+        len(batch.messages),
+        result.created,
+        result.duplicates,
+        len(batch.statuses),
+        len(batch.errors),
+        f"; unknown phone_number_ids: {_addresses(result.unknown_accounts)}"
+        if result.unknown_accounts
+        else "",
+    )
+    return JsonResponse({"status": "ok"}, status=200)
+
+
+def _addresses(accounts: set) -> list[str]:
+    """The account addresses of an ingest result's (provider, address) pairs."""
+    return sorted(item[-1] if isinstance(item, tuple) else str(item) for item in accounts)

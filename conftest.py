@@ -1,0 +1,111 @@
+"""Fixtures shared across the apps: real loopback stand-ins, an owner, signed webhook deliveries."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from django.conf import settings as django_settings
+
+from ai.engines import get_client
+from channels_app.testing.graph_api import GraphAPIStandIn
+from channels_app.whatsapp.signature import sign
+from channels_app.whatsapp_payloads import encode, text_message_payload
+from conversations import jobs as job_queue
+from conversations.setup import owner_setup
+
+PHONE_NUMBER_ID = "106540352242922"
+PROVIDER_NUMBER = "15550001111"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_job_record():
+    job_queue.recorded.clear()
+    yield
+    job_queue.recorded.clear()
+
+
+@pytest.fixture
+def graph_api(settings):
+    """A loopback Graph API that the WhatsApp provider talks to instead of Meta."""
+    with GraphAPIStandIn(token=django_settings.WHATSAPP_API_TOKEN) as graph:
+        providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
+        providers["whatsapp"]["BACKEND"] = "channels_app.whatsapp.provider.MetaWhatsAppProvider"
+        providers["whatsapp"]["OPTIONS"]["graph_api_url"] = graph.url
+        settings.GATEKEEPER_PROVIDERS = providers
+        yield graph
+
+
+@pytest.fixture
+def owner(db):
+    """An owner set up as `gatekeeper_setup` does, with a WhatsApp number."""
+    return owner_setup(
+        username="owner", password="owner-password", accounts={"whatsapp": PHONE_NUMBER_ID}
+    ).owner
+
+
+@pytest.fixture
+def script(settings):
+    """Use the scripted engine; call the fixture with its entries (see ai.engines.scripted)."""
+    settings.AI_ENGINE = "scripted"
+    engines = copy.deepcopy(settings.AI_ENGINES)
+
+    def use(*entries: dict) -> None:
+        engines["scripted"]["OPTIONS"] = {"script": list(entries)}
+        settings.AI_ENGINES = copy.deepcopy(engines)
+        get_client.cache_clear()
+
+    use()
+    yield use
+    get_client.cache_clear()
+
+
+@pytest.fixture
+def deliver(client, django_capture_on_commit_callbacks):
+    """POST a signed Meta webhook; `deliver("text")` or `deliver(payload=dict)`."""
+
+    def post(
+        text: str = "",
+        *,
+        payload: dict | None = None,
+        sender: str = PROVIDER_NUMBER,
+        name: str = "Acme Mobile",
+        message_id: str | None = None,
+        phone_number_id: str = PHONE_NUMBER_ID,
+    ):
+        if payload is None:
+            payload = text_message_payload(
+                phone_number_id=phone_number_id, sender=sender, name=name, text=text, message_id=message_id
+            )
+        body = encode(payload)
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                "/webhook/whatsapp",
+                data=body,
+                content_type="application/json",
+                HTTP_X_HUB_SIGNATURE_256=sign(body, django_settings.WHATSAPP_APP_SECRET),
+            )
+
+    return post
+
+
+@pytest.fixture
+def run_jobs(django_capture_on_commit_callbacks):
+    """Run the jobs the code under test scheduled (and those they schedule), ignoring delays."""
+
+    def run(*, delayed: bool = False, limit: int = 1000):
+        return job_queue.run_recorded_jobs(
+            delayed=delayed, limit=limit, around=lambda: django_capture_on_commit_callbacks(execute=True)
+        )
+
+    return run
+
+
+@pytest.fixture
+def load_fixture():
+    """A copy of one of Meta's documented payloads from channels_app/whatsapp/fixtures."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "channels_app" / "whatsapp" / "fixtures"
+    return lambda name: json.loads((folder / name).read_text())

@@ -1,0 +1,1 @@
+"""The owner's REST API: settings, rules, facts, drafts and conversations (paths fixed in DESIGN.md)."""

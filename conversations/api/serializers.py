@@ -1,0 +1,259 @@
+"""REST shapes of the owner's objects; writes that change state go through `conversations.services`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from conversations.models import (
+    ChannelAccount,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Draft,
+    Fact,
+    Message,
+    OwnerSettings,
+    Rule,
+)
+
+#: Longest list of senders or keywords a rule may carry, and the longest entry.
+MATCH_LIST_MAX_ITEMS = 200
+MATCH_ITEM_MAX_LENGTH = 200
+
+
+class NamedChoiceField(serializers.ChoiceField):
+    """A choice field documented as one named enum, so several objects can share it without a clash."""
+
+    def __init__(self, *args: object, enum_name: str, **kwargs: object) -> None:
+        self.enum_name = enum_name
+        super().__init__(*args, **kwargs)
+
+
+class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    """Tell drf-spectacular to break a `NamedChoiceField` out into its own schema component."""
+
+    target_class = NamedChoiceField
+    match_subclasses = True
+
+    def get_name(self) -> str:
+        """The component's name, e.g. `ConversationStatusEnum`."""
+        return self.target.enum_name
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        """drf-spectacular's own enum schema, minus where-used details."""
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema.pop("readOnly", None)  # a property of where the enum is used, not of the enum
+        return schema
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of a refused request (404, 409, ...), so the schema documents it."""
+
+    detail = serializers.CharField()
+
+
+class OwnerSettingsSerializer(serializers.ModelSerializer):
+    """How much the owner delegates; the owner is always the requesting user."""
+
+    confidence_threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+
+    class Meta:
+        model = OwnerSettings
+        fields = ["approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp"]
+
+    def validate_confidence_threshold(self, value: float) -> float:
+        """NaN passes min/max comparisons, so refuse it explicitly."""
+        if not math.isfinite(value):
+            raise serializers.ValidationError("Must be a number from 0 to 1.")
+        return value
+
+
+def _match_list(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=MATCH_ITEM_MAX_LENGTH),
+        max_length=MATCH_LIST_MAX_ITEMS,
+        required=False,
+        help_text=help_text,
+    )
+
+
+class _OwnedUniqueMixin:
+    """Report a duplicate of an owner-unique field as a 400 naming the field, before the database does."""
+
+    def _refuse_duplicate(self, model, field: str, value: str, message: str) -> None:
+        owner = self.context["request"].user
+        duplicates = model.objects.filter(owner=owner, **{field: value})
+        if self.instance is not None:
+            duplicates = duplicates.exclude(pk=self.instance.pk)
+        if duplicates.exists():
+            raise serializers.ValidationError(message)
+
+
+class RuleSerializer(_OwnedUniqueMixin, serializers.ModelSerializer):
+    """What happens to one category of conversation; one rule per category per owner."""
+
+    match_senders = _match_list("Sender numbers, ids or names that belong to this category.")
+    match_keywords = _match_list("Words that put a conversation in this category.")
+
+    class Meta:
+        model = Rule
+        fields = ["id", "category", "action", "instructions", "match_senders", "match_keywords"]
+
+    def validate_category(self, value: str) -> str:
+        """One rule per category: a second one would make the policy ambiguous."""
+        self._refuse_duplicate(
+            Rule, "category", value, f"You already have a rule for the category {value!r}; edit that one."
+        )
+        return value
+
+    def validate_match_senders(self, value: list[str]) -> list[str]:
+        """Drop repeated entries, keeping the owner's order."""
+        return list(dict.fromkeys(value))
+
+    def validate_match_keywords(self, value: list[str]) -> list[str]:
+        """Drop repeated entries, keeping the owner's order."""
+        return list(dict.fromkeys(value))
+
+
+class FactSerializer(_OwnedUniqueMixin, serializers.ModelSerializer):
+    """Something the assistant may know; private facts are never shared or sent unapproved."""
+
+    class Meta:
+        model = Fact
+        fields = ["id", "key", "value", "private"]
+
+    def validate_key(self, value: str) -> str:
+        """One value per key, or the assistant could not tell which one is true."""
+        self._refuse_duplicate(
+            Fact, "key", value, f"You already have a fact called {value!r}; edit that one."
+        )
+        return value
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    """Who the conversation is with."""
+
+    class Meta:
+        model = Contact
+        fields = ["address", "name"]
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    """Which of the owner's numbers or chat pages the conversation arrived on."""
+
+    class Meta:
+        model = ChannelAccount
+        fields = ["id", "provider", "address", "name"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    """One message in or out, with the provider's error when delivery failed."""
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "direction",
+            "author",
+            "text",
+            "kind",
+            "status",
+            "created_at",
+            "sent_at",
+            "error_code",
+            "error_detail",
+            "draft",
+        ]
+        read_only_fields = fields
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """A conversation without its messages: cheap enough for the list."""
+
+    channel = serializers.CharField(source="account.provider", read_only=True)
+    status = NamedChoiceField(ConversationStatus.choices, enum_name="ConversationStatusEnum", read_only=True)
+    account = AccountSerializer(read_only=True)
+    contact = ContactSerializer(read_only=True)
+    pending_drafts = serializers.IntegerField(
+        read_only=True, help_text="Drafts of this conversation waiting for your approval."
+    )
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "channel",
+            "account",
+            "contact",
+            "category",
+            "status",
+            "bot_paused",
+            "pending_drafts",
+            "last_inbound_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    """A conversation with all its messages, oldest first."""
+
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "messages"]
+        read_only_fields = fields
+
+
+class DraftSerializer(serializers.ModelSerializer):
+    """A reply the engine proposed and the policy's verdict on it; read-only, acted on by approve/reject."""
+
+    contact = ContactSerializer(source="conversation.contact", read_only=True)
+
+    class Meta:
+        model = Draft
+        fields = [
+            "id",
+            "conversation",
+            "contact",
+            "status",
+            "text",
+            "category",
+            "confidence",
+            "reason",
+            "guards",
+            "decision",
+            "engine",
+            "reply_to",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class DraftApproveSerializer(serializers.Serializer):
+    """Approve as drafted, or send your edited text instead."""
+
+    text = serializers.CharField(
+        required=False, help_text="Your edited reply; leave out to send the draft as it is."
+    )
+
+
+class ReplySerializer(serializers.Serializer):
+    """The owner's own words for the contact."""
+
+    text = serializers.CharField(
+        help_text="What to send; answering by hand also takes the conversation over."
+    )
+
+
+class ReplyResultSerializer(serializers.Serializer):
+    """The messages queued for delivery (a long reply is split to the provider's limit)."""
+
+    messages = MessageSerializer(many=True, read_only=True)

@@ -1,0 +1,26 @@
+"""Full paths of the REST API, the schema, its docs and /healthz; each answers with or without a final `/`."""
+
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
+
+from conversations.api import docs, views
+from conversations.health import healthz
+
+#: DESIGN.md spells actions without a trailing slash (`/api/drafts/<id>/approve`) and
+#: collections with one (`/api/drafts/`); accept both spellings everywhere.
+OPTIONAL_SLASH = "/?"
+
+router = SimpleRouter()
+router.trailing_slash = OPTIONAL_SLASH
+router.register("user-settings/rules", views.RuleViewSet, basename="rule")
+router.register("user-settings/facts", views.FactViewSet, basename="fact")
+router.register("api/drafts", views.DraftViewSet, basename="draft")
+router.register("api/conversations", views.ConversationViewSet, basename="conversation")
+
+urlpatterns = [
+    re_path(r"^healthz/?$", healthz, name="healthz"),
+    re_path(r"^user-settings/?$", views.OwnerSettingsView.as_view(), name="owner-settings"),
+    re_path(r"^api/schema/?$", docs.SchemaView.as_view(), name="api-schema"),
+    re_path(r"^api/docs/?$", docs.api_docs, name="api-docs"),
+    *router.urls,
+]

@@ -1,0 +1,176 @@
+"""Owner settings, rules and facts over REST: `/user-settings/`, `/user-settings/rules/`, `/user-settings/facts/`."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations.models import ApprovalMode, Fact, OwnerSettings, Rule, RuleAction
+
+pytestmark = pytest.mark.django_db
+
+
+def test_settings_are_created_with_safe_defaults_on_first_read(client_a, owner_a):
+    response = client_a.get("/user-settings/")
+
+    assert response.status_code == 200
+    assert response.json()["approval_mode"] == ApprovalMode.WHEN_UNSURE
+    assert response.json()["confidence_threshold"] == 0.75
+    assert set(response.json()) == {
+        "approval_mode",
+        "confidence_threshold",
+        "persona",
+        "notify_email",
+        "notify_whatsapp",
+    }
+    assert OwnerSettings.objects.filter(owner=owner_a).count() == 1
+
+
+def test_settings_patch_changes_only_the_given_fields(client_a, owner_a):
+    response = client_a.patch(
+        "/user-settings/",
+        {"approval_mode": "always", "confidence_threshold": 0.9, "notify_whatsapp": "+5511988887777"},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    saved = OwnerSettings.objects.get(owner=owner_a)
+    assert (saved.approval_mode, saved.confidence_threshold, saved.notify_whatsapp) == (
+        "always",
+        0.9,
+        "+5511988887777",
+    )
+    assert saved.persona.startswith("Polite")
+
+
+def test_settings_answer_without_a_trailing_slash(client_a):
+    assert client_a.get("/user-settings").status_code == 200
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, "nan", "high"])
+def test_settings_refuse_a_threshold_outside_zero_to_one(client_a, threshold):
+    response = client_a.patch("/user-settings/", {"confidence_threshold": threshold}, format="json")
+
+    assert response.status_code == 400
+    assert "confidence_threshold" in response.json()
+
+
+def test_settings_refuse_an_unknown_approval_mode(client_a):
+    response = client_a.patch("/user-settings/", {"approval_mode": "sometimes"}, format="json")
+
+    assert response.status_code == 400
+    assert "approval_mode" in response.json()
+
+
+def test_settings_cannot_be_replaced_with_put(client_a):
+    assert client_a.put("/user-settings/", {}, format="json").status_code == 405
+
+
+def test_rule_crud_round_trip(client_a, owner_a):
+    created = client_a.post(
+        "/user-settings/rules/",
+        {
+            "category": "utilities",
+            "action": "auto",
+            "instructions": "Confirm meter readings only.",
+            "match_senders": ["+5511300030003", "Light Co"],
+            "match_keywords": ["meter", "kWh", "meter"],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    rule = created.json()
+    assert set(rule) == {"id", "category", "action", "instructions", "match_senders", "match_keywords"}
+    assert rule["match_keywords"] == ["meter", "kWh"], "repeated keywords are dropped"
+    assert Rule.objects.get(pk=rule["id"]).owner == owner_a
+
+    listed = client_a.get("/user-settings/rules/").json()
+    assert [r["id"] for r in listed["results"]] == [rule["id"]]
+    assert client_a.get(f"/user-settings/rules/{rule['id']}/").json() == rule
+
+    patched = client_a.patch(f"/user-settings/rules/{rule['id']}", {"action": "draft"}, format="json")
+    assert patched.status_code == 200
+    assert Rule.objects.get(pk=rule["id"]).action == RuleAction.DRAFT
+
+    assert client_a.delete(f"/user-settings/rules/{rule['id']}/").status_code == 204
+    assert not Rule.objects.filter(pk=rule["id"]).exists()
+
+
+def test_a_second_rule_for_the_same_category_is_a_clear_400(client_a, owner_a):
+    Rule.objects.create(owner=owner_a, category="bank", action=RuleAction.ESCALATE)
+
+    response = client_a.post("/user-settings/rules/", {"category": "bank", "action": "auto"}, format="json")
+
+    assert response.status_code == 400
+    assert "already have a rule" in response.json()["category"][0]
+    assert Rule.objects.filter(owner=owner_a, category="bank").count() == 1
+
+
+def test_renaming_a_rule_onto_an_existing_category_is_a_400(client_a, owner_a):
+    Rule.objects.create(owner=owner_a, category="bank")
+    spam = Rule.objects.create(owner=owner_a, category="spam")
+
+    response = client_a.patch(f"/user-settings/rules/{spam.pk}/", {"category": "bank"}, format="json")
+
+    assert response.status_code == 400
+    assert "category" in response.json()
+
+
+def test_another_owner_may_use_the_same_category(client_a, owner_b):
+    Rule.objects.create(owner=owner_b, category="bank")
+
+    response = client_a.post("/user-settings/rules/", {"category": "bank"}, format="json")
+
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"category": "bank", "match_senders": "not a list"},
+        {"category": "bank", "match_keywords": [1, {"x": 2}]},
+        {"category": "bank", "match_keywords": [""]},
+        {"category": "two words"},
+        {"category": "bank", "action": "send_everything"},
+    ],
+)
+def test_rule_fields_are_validated(client_a, body):
+    response = client_a.post("/user-settings/rules/", body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert not Rule.objects.exists()
+
+
+def test_fact_crud_round_trip(client_a, owner_a):
+    created = client_a.post(
+        "/user-settings/facts/",
+        {"key": "customer_number", "value": "123-456", "private": False},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    fact = created.json()
+    assert fact == {"id": fact["id"], "key": "customer_number", "value": "123-456", "private": False}
+    assert Fact.objects.get(pk=fact["id"]).owner == owner_a
+
+    assert client_a.get("/user-settings/facts/").json()["results"] == [fact]
+    assert client_a.get(f"/user-settings/facts/{fact['id']}").json() == fact
+    patched = client_a.patch(f"/user-settings/facts/{fact['id']}/", {"private": True}, format="json")
+    assert patched.json()["private"] is True
+    assert client_a.delete(f"/user-settings/facts/{fact['id']}").status_code == 204
+    assert not Fact.objects.exists()
+
+
+def test_facts_are_private_unless_said_otherwise(client_a):
+    response = client_a.post(
+        "/user-settings/facts/", {"key": "cpf", "value": "123.456.789-00"}, format="json"
+    )
+
+    assert response.json()["private"] is True
+
+
+def test_a_duplicate_fact_key_is_a_clear_400(client_a, owner_a):
+    Fact.objects.create(owner=owner_a, key="address", value="Rua A, 1")
+
+    response = client_a.post("/user-settings/facts/", {"key": "address", "value": "Rua B, 2"}, format="json")
+
+    assert response.status_code == 400
+    assert "already have a fact" in response.json()["key"][0]
