@@ -11,7 +11,7 @@ from datetime import datetime
 
 
 class Kind:
-    """Message kinds; anything but text and interactive needs a human to look at it."""
+    """Message kinds; anything but text, interactive and template-button replies needs a human."""
 
     TEXT = "text"
     INTERACTIVE = "interactive"
@@ -26,7 +26,7 @@ class Kind:
     TEMPLATE = "template"
     UNSUPPORTED = "unsupported"
 
-    READABLE = frozenset({TEXT, INTERACTIVE})
+    READABLE = frozenset({TEXT, INTERACTIVE, TEMPLATE})
 
 
 @dataclass(frozen=True)

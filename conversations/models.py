@@ -243,7 +243,7 @@ class Draft(models.Model):
     guards = models.JSONField(
         default=list, blank=True, help_text="Every guard that fired, with the offending words."
     )
-    decision = models.CharField(max_length=16, blank=True)
+    decision = models.TextField(blank=True, help_text="Why the policy sent or held this reply.")
     reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The newest inbound message this draft answers: a job retried after it committed finds it taken.
     answers_through = models.BigIntegerField()

@@ -73,10 +73,10 @@ def _raw_query(request: HttpRequest) -> dict[str, bytes]:
     """Query parameters as the bytes that were sent, so the challenge is echoed byte for byte."""
     query = request.META.get("QUERY_STRING", "")
     try:
-        raw = query.encode("latin-1")
-    except UnicodeEncodeError:
-        raw = query.encode("utf-8")
-    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+        query.encode("latin-1")  # WSGI hands over the raw bytes as latin-1 text
+    except UnicodeEncodeError:  # some ASGI servers decode them as UTF-8 first
+        query = query.encode("utf-8").decode("latin-1")
+    pairs = parse_qsl(query, keep_blank_values=True, encoding="latin-1")
     return {name: value.encode("latin-1") for name, value in reversed(pairs)}
 
 

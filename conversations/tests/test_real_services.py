@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -75,14 +76,22 @@ def test_five_concurrent_deliveries_of_one_message_store_one_message_and_one_dra
 @pytest.mark.django_db(transaction=True)
 def test_the_webhook_answers_503_when_the_database_is_down(owner, client):
     body = encode(text_message_payload(phone_number_id=PHONE_NUMBER_ID, sender="1555", text="hi"))
-    real = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict["PORT"] = "1"  # nothing listens there: the database is "down"
+    real = copy.deepcopy(connection.settings_dict)
+
+    def reconnect(**changes):
+        connection.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
+        connection.settings_dict.update(copy.deepcopy(real), **changes)
+
+    down = {"PORT": "1"}  # nothing listens there: the database is "down"
+    if isinstance(real.get("OPTIONS", {}).get("pool"), dict):
+        down["OPTIONS"] = {**real["OPTIONS"], "pool": {**real["OPTIONS"]["pool"], "timeout": 1}}
+    reconnect(**down)
     try:
         response = signed_post(client, body)
     finally:
-        connection.close()
-        connection.settings_dict.update(real)
+        reconnect()
 
     assert response.status_code == 503
     assert not Message.objects.exists(), "nothing half-written"

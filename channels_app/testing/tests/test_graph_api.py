@@ -139,6 +139,19 @@ def test_fail_next_only_for_read_receipts(graph):
     assert post(graph, read).status_code == 200
 
 
+def test_fail_next_leaves_read_receipts_alone_by_default(graph):
+    graph.fail_next(131047)
+    read = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN"}
+    assert post(graph, read).status_code == 200
+    assert post(graph, send_body()).json()["error"]["code"] == 131047
+
+
+def test_fail_next_for_any_request(graph):
+    graph.fail_next(131000, http_status=500, times=2, only="any")
+    read = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN"}
+    assert [post(graph, read).status_code, post(graph, send_body()).status_code] == [500, 500]
+
+
 def test_respond_next_sends_exactly_what_it_is_given(graph):
     graph.respond_next(502, "<html>Bad Gateway</html>")
     response = post(graph, send_body())
