@@ -323,8 +323,8 @@ class DraftAdmin(admin.ModelAdmin):
         return False
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
-        """Deciding a draft is changing it: whoever may change drafts may approve or reject them."""
-        return request.user.has_perm("conversations.change_draft")
+        """Sending on the owner's behalf is its own permission, apart from editing a draft's text."""
+        return request.user.has_perm("conversations.approve_draft")
 
     @admin.action(permissions=["approve"], description="Approve selected drafts")
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[Draft]) -> None:

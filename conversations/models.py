@@ -258,6 +258,7 @@ class Draft(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "answers_through"], name="one_draft_per_turn"),
         ]
+        permissions = [("approve_draft", "Can approve or reject drafts")]
 
     def __str__(self) -> str:
         return f"Draft #{self.pk} ({self.status})"

@@ -6,6 +6,7 @@ from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from ai.base import AIClient
@@ -26,3 +27,11 @@ def get_client(alias: str | None = None) -> AIClient:
             f"AI engine {alias!r}: cannot import {config['BACKEND']!r}: {exc}"
         ) from exc
     return backend(alias, **config.get("OPTIONS", {}))
+
+
+def _reset_engines(*, setting: str, **kwargs) -> None:
+    if setting in ("AI_ENGINES", "AI_ENGINE"):
+        get_client.cache_clear()
+
+
+setting_changed.connect(_reset_engines)

@@ -231,8 +231,10 @@ def parse_answer(
         problems.append('"confidence" is not a number')
         confidence = None
     if isinstance(confidence, int | float) and not 0 <= confidence <= 1:
-        notes.append(f"confidence {confidence:g} clamped to 0..1")
-    confidence = min(1.0, max(0.0, float(confidence))) if confidence is not None else 0.0
+        # 85 may mean 85 % or nothing at all: an answer off the scale is never trusted.
+        problems.append(f'"confidence" {confidence:g} is outside 0..1')
+        confidence = None
+    confidence = float(confidence) if confidence is not None else 0.0
 
     reason = data.get("reason")
     if "reason" in data and not isinstance(reason, str):

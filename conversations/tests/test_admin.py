@@ -150,15 +150,19 @@ def test_reject_action_goes_through_the_service(admin_client_, superuser, everyt
     assert not Message.objects.filter(direction=Direction.OUT).exists()
 
 
-def test_draft_actions_need_permission_to_change_drafts(client, everything):
-    viewer = User.objects.create_user(username="viewer", password="viewer-password", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_draft"))
-    client.force_login(viewer)
+def test_draft_actions_need_the_approval_permission(client, everything):
+    editor = User.objects.create_user(username="editor", password="editor-password", is_staff=True)
+    editor.user_permissions.add(*Permission.objects.filter(codename__in=["view_draft", "change_draft"]))
+    client.force_login(editor)
 
     page = client.get(reverse("admin:conversations_draft_changelist"))
-
     assert page.status_code == 200
-    assert "approve_selected" not in page.content.decode()
+    assert "approve_selected" not in page.content.decode(), "editing drafts is not approving them"
+
+    editor.user_permissions.add(Permission.objects.get(codename="approve_draft"))
+    editor = User.objects.get(pk=editor.pk)  # drop the permission cache
+    client.force_login(editor)
+    assert "approve_selected" in client.get(reverse("admin:conversations_draft_changelist")).content.decode()
 
 
 def test_takeover_action_pauses_the_bot_through_the_service(admin_client_, everything):
