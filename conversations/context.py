@@ -82,7 +82,7 @@ def engine_context(
         contact_name=contact.name,
         contact_address=contact.address,
         channel=conversation.account.provider,
-        owner_name=conversation.owner.get_full_name() or conversation.owner.get_username(),
+        owner_name=conversation.owner.get_full_name(),
         persona=policy.settings.persona,
         category=category,
         instructions=rule.instructions if rule else "",

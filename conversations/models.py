@@ -80,6 +80,15 @@ class ChannelAccount(models.Model):
     allowed_origins = models.JSONField(
         default=list, blank=True, help_text="Web chat only: sites allowed to embed the chat widget."
     )
+    reengagement_template = models.CharField(
+        max_length=512,
+        blank=True,
+        help_text="WhatsApp only: the approved template sent when the 24-hour window has closed "
+        "(a Meta template name, or a Twilio Content SID starting with HX).",
+    )
+    reengagement_language = models.CharField(
+        max_length=16, blank=True, default="en_US", help_text="Meta only: the template's language code."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -230,11 +239,17 @@ class DraftStatus(models.TextChoices):
     FAILED = "failed", "Send failed"
 
 
+class DraftKind(models.TextChoices):
+    TEXT = "text", "Free-form text"
+    TEMPLATE = "template", "Re-engagement template (the 24-hour window has closed)"
+
+
 class Draft(models.Model):
     """A reply the engine proposed, with the policy's verdict; sending is an explicit service."""
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="drafts")
     status = models.CharField(max_length=10, choices=DraftStatus.choices, default=DraftStatus.PENDING)
+    kind = models.CharField(max_length=10, choices=DraftKind.choices, default=DraftKind.TEXT)
     text = models.TextField()
     category = models.CharField(max_length=64, blank=True)
     confidence = models.FloatField(default=0.0)
@@ -338,3 +353,44 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} on {self.conversation}"
+
+
+class AuditAction(models.TextChoices):
+    APPROVE = "approve", "Approved a draft"
+    EDIT = "edit", "Edited a draft"
+    REJECT = "reject", "Rejected a draft"
+    TAKE_OVER = "take_over", "Took the conversation over"
+    RELEASE = "release", "Handed the conversation back"
+    MANUAL_REPLY = "manual_reply", "Replied by hand"
+    SETTINGS = "settings", "Changed settings"
+    RULE = "rule", "Changed a rule"
+    FACT = "fact", "Changed a fact"
+
+
+class AuditEntry(models.Model):
+    """Who did what and when, with before and after; written once, never edited."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    draft = models.ForeignKey(
+        Draft, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    summary = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.get_action_display().lower()} at {self.created_at:%Y-%m-%d %H:%M}"

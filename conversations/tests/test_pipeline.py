@@ -441,3 +441,48 @@ def test_a_failed_status_keeps_the_error_and_escalates(owner, graph_api, deliver
     reply.refresh_from_db()
     assert reply.status == MessageStatus.FAILED and reply.error_code == "131047"
     assert Escalation.objects.get().reason == "window_closed"
+
+
+@pytest.mark.parametrize("answer", ["Sure, I'll handle it.", '{"reply": "Ok", "confidence": "high"', ""])
+def test_a_model_answering_garbage_yields_a_held_draft_never_a_send(
+    owner, graph_api, deliver, run_jobs, settings, answer
+):
+    from ai.testing import OpenAIStandIn
+
+    delegate(owner)
+    with OpenAIStandIn() as model:
+        model.respond(answer)
+        engines = {**settings.AI_ENGINES}
+        engines["openai"] = {
+            **engines["openai"],
+            "OPTIONS": {**engines["openai"]["OPTIONS"], "base_url": model.base_url, "api_key": ""},
+        }
+        settings.AI_ENGINES = engines
+        settings.AI_ENGINE = "openai"
+        deliver("Your bill is ready")
+        run_jobs()
+
+    draft = Draft.objects.get()
+    assert draft.status == DraftStatus.PENDING and draft.confidence <= 0.2
+    assert graph_api.sent_texts() == []
+    assert Escalation.objects.get().reason == "low_confidence"
+
+
+def test_a_model_that_is_down_keeps_the_message_pending(owner, graph_api, deliver, run_jobs, settings):
+    from ai.testing import OpenAIStandIn
+
+    with OpenAIStandIn() as model:
+        model.fail(500, "overloaded")
+        engines = {**settings.AI_ENGINES}
+        engines["openai"] = {
+            **engines["openai"],
+            "OPTIONS": {**engines["openai"]["OPTIONS"], "base_url": model.base_url, "api_key": ""},
+        }
+        settings.AI_ENGINES = engines
+        settings.AI_ENGINE = "openai"
+        deliver("Your bill is ready")
+        run_jobs()
+
+    conversation = Conversation.objects.get()
+    assert conversation.draft_attempts == 1 and conversation.reply_due_at is not None
+    assert not Draft.objects.exists()
