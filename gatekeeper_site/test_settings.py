@@ -27,3 +27,6 @@ STORAGES = {
 # Tests run jobs themselves, so the burst window would only make them wait.
 REPLY_BURST_SECONDS = 0.0
 os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, as in production: in-memory SQLite shares one cache and fails concurrent writers at once.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
