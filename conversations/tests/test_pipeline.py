@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from ai.testing import OpenAIStandIn
 from conftest import PHONE_NUMBER_ID, PROVIDER_NUMBER
 from conversations import jobs
 from conversations.models import (
@@ -31,6 +32,14 @@ pytestmark = pytest.mark.django_db
 
 def delegate(owner, category="cellphone_provider"):
     Rule.objects.filter(owner=owner, category=category).update(action=RuleAction.AUTO)
+
+
+def use_model(settings, model):
+    """Point the openai engine at a loopback OpenAI-compatible server, as a local LLM would be."""
+    openai = settings.AI_ENGINES["openai"]
+    options = {**openai["OPTIONS"], "base_url": model.base_url, "api_key": ""}
+    settings.AI_ENGINES = {**settings.AI_ENGINES, "openai": {**openai, "OPTIONS": options}}
+    settings.AI_ENGINE = "openai"
 
 
 def sent_texts(graph):
@@ -447,18 +456,10 @@ def test_a_failed_status_keeps_the_error_and_escalates(owner, graph_api, deliver
 def test_a_model_answering_garbage_yields_a_held_draft_never_a_send(
     owner, graph_api, deliver, run_jobs, settings, answer
 ):
-    from ai.testing import OpenAIStandIn
-
     delegate(owner)
     with OpenAIStandIn() as model:
         model.respond(answer)
-        engines = {**settings.AI_ENGINES}
-        engines["openai"] = {
-            **engines["openai"],
-            "OPTIONS": {**engines["openai"]["OPTIONS"], "base_url": model.base_url, "api_key": ""},
-        }
-        settings.AI_ENGINES = engines
-        settings.AI_ENGINE = "openai"
+        use_model(settings, model)
         deliver("Your bill is ready")
         run_jobs()
 
@@ -469,17 +470,9 @@ def test_a_model_answering_garbage_yields_a_held_draft_never_a_send(
 
 
 def test_a_model_that_is_down_keeps_the_message_pending(owner, graph_api, deliver, run_jobs, settings):
-    from ai.testing import OpenAIStandIn
-
     with OpenAIStandIn() as model:
         model.fail(500, "overloaded")
-        engines = {**settings.AI_ENGINES}
-        engines["openai"] = {
-            **engines["openai"],
-            "OPTIONS": {**engines["openai"]["OPTIONS"], "base_url": model.base_url, "api_key": ""},
-        }
-        settings.AI_ENGINES = engines
-        settings.AI_ENGINE = "openai"
+        use_model(settings, model)
         deliver("Your bill is ready")
         run_jobs()
 

@@ -28,6 +28,19 @@ on_postgres = pytest.mark.skipif(
 )
 
 
+def bill(message_id: str | None = None) -> bytes:
+    """The webhook body of Acme Mobile writing "Your bill is ready"."""
+    return encode(
+        text_message_payload(
+            phone_number_id=PHONE_NUMBER_ID,
+            sender="15550001111",
+            name="Acme Mobile",
+            text="Your bill is ready",
+            message_id=message_id,
+        )
+    )
+
+
 def signed_post(client: Client, body: bytes):
     return client.post(
         "/webhook/whatsapp",
@@ -41,15 +54,7 @@ def signed_post(client: Client, body: bytes):
 def test_five_concurrent_deliveries_of_one_message_store_one_message_and_one_draft(
     owner, graph_api, run_jobs
 ):
-    body = encode(
-        text_message_payload(
-            phone_number_id=PHONE_NUMBER_ID,
-            sender="15550001111",
-            name="Acme Mobile",
-            text="Your bill is ready",
-            message_id="wamid.CONCURRENT",
-        )
-    )
+    body = bill(message_id="wamid.CONCURRENT")
     barrier = threading.Barrier(5)
     statuses = []
 
@@ -111,14 +116,7 @@ def test_a_real_rq_worker_drafts_and_sends_the_reply(owner, graph_api, settings,
     settings.GATEKEEPER_JOBS = {"BACKEND": "conversations.jobs.RQBackend", "OPTIONS": {"queue": queue}}
     settings.REPLY_BURST_SECONDS = 0
 
-    body = encode(
-        text_message_payload(
-            phone_number_id=PHONE_NUMBER_ID,
-            sender="15550001111",
-            name="Acme Mobile",
-            text="Your bill is ready",
-        )
-    )
+    body = bill()
     assert signed_post(client, body).status_code == 200
     assert jobs.recorded == [], "the job went to Redis, not to the test's record"
 
