@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from conversations.providers import ChannelProvider, OutboundText, SendReceipt
+from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendReceipt
 
 logger = logging.getLogger(__name__)
 
@@ -23,5 +23,16 @@ class ConsoleProvider(ChannelProvider):
             self.alias,
             message.to_phone or message.to,
             message.text,
+        )
+        return SendReceipt(provider_message_id=f"console.{uuid.uuid4().hex}")
+
+    def send_template(self, message: OutboundTemplate) -> SendReceipt:
+        """Logs the re-engagement template it would send, so the window flow can be demonstrated."""
+        logger.warning(
+            "[%s not configured: printed, not sent] template %s (%s) to %s",
+            self.alias,
+            message.template,
+            message.language or "-",
+            message.to_phone or message.to,
         )
         return SendReceipt(provider_message_id=f"console.{uuid.uuid4().hex}")

@@ -1,9 +1,15 @@
-"""The provider webhooks; included at the site root (the paths are a contract, see DESIGN.md)."""
+"""The provider webhooks and the web-chat pages; included at the site root (paths: see DESIGN.md)."""
 
 from django.urls import path
 
+from channels_app.twilio.views import twilio_status_webhook, twilio_webhook
+from channels_app.webchat.views import chat_page, webchat_api
 from channels_app.whatsapp.views import whatsapp_webhook
 
 urlpatterns = [
     path("webhook/whatsapp", whatsapp_webhook, name="whatsapp-webhook"),
+    path("webhook/twilio", twilio_webhook, name="twilio-webhook"),
+    path("webhook/twilio/status", twilio_status_webhook, name="twilio-status-webhook"),
+    path("webchat", webchat_api, name="webchat"),
+    path("chat/<str:slug>/", chat_page, name="webchat-page"),
 ]

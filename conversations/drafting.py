@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from ai.base import AIReply
 from ai.engines import get_client
-from conversations import guards, jobs, policy
+from conversations import guards, jobs, live, policy, window
 from conversations.context import engine_context, match_rule, owner_policy, recent_messages
 from conversations.escalation import escalate
 from conversations.inbound import Kind
@@ -83,6 +83,7 @@ def draft_reply(conversation_id: int) -> None:
         reply = None
     else:
         _mark_read(conversation, unanswered[-1])
+        live.announce_typing(conversation)
         context = engine_context(conversation, owner, history, category=category, rule=rule)
         try:
             reply = get_client().generate(context)
@@ -98,6 +99,9 @@ def draft_reply(conversation_id: int) -> None:
         if reply
         else []
     )
+    if reply is not None:
+        # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
+        findings += window.closed_findings(conversation)
     decision = policy.decide(
         action=rule.action if rule else None,
         approval_mode=owner.settings.approval_mode,
@@ -204,15 +208,22 @@ def _record_outcome(
             )
             if decision.outcome == policy.SEND:
                 queue_reply(draft)
-        if decision.escalate:
-            escalate(
-                conversation, reason=_escalation_reason(rule, findings), detail="; ".join(decision.reasons)
-            )
+            else:
+                live.announce_held(conversation)
+        if window.applies_to(conversation.account) and window.is_open(conversation):
+            window.withdraw_offers(conversation)  # the contact wrote again: no template needed
+        reason = _escalation_reason(rule, findings)
+        if decision.escalate and reason != EscalationReason.WINDOW_CLOSED:
+            escalate(conversation, reason=reason, detail="; ".join(decision.reasons))
+        if decision.outcome != policy.DROP and any(f.guard == window.GUARD for f in findings):
+            window.report_window_closed(conversation, detail="; ".join(decision.reasons))
 
 
 def _escalation_reason(rule, findings: list[guards.Finding]) -> EscalationReason:
     if rule is not None and rule.action == RuleAction.ESCALATE:
         return EscalationReason.RULE
-    if any(f.effect == guards.ESCALATE for f in findings):
+    if any(f.effect == guards.ESCALATE and f.guard != window.GUARD for f in findings):
         return EscalationReason.GUARD
+    if any(f.guard == window.GUARD for f in findings):
+        return EscalationReason.WINDOW_CLOSED
     return EscalationReason.LOW_CONFIDENCE

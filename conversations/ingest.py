@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversations import jobs
+from conversations import jobs, window
 from conversations.escalation import escalate
 from conversations.inbound import InboundBatch, InboundMessage, Kind, ProviderError, StatusUpdate
 from conversations.models import (
@@ -29,6 +29,7 @@ from conversations.models import (
     Message,
     MessageStatus,
 )
+from conversations.storable import storable_batch
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def status_may_advance(current: str, new: str) -> bool:
 
 def ingest_batch(batch: InboundBatch) -> IngestResult:
     """Store one webhook delivery atomically and schedule the work it creates."""
+    batch = storable_batch(batch)
     result = IngestResult()
     wanted = {(m.provider, m.account_address) for m in batch.messages}
     wanted |= {(s.provider, s.account_address) for s in batch.statuses}
@@ -207,12 +209,14 @@ def apply_status(account: ChannelAccount, update: StatusUpdate) -> int:
         fields += ["error_code", "error_detail"]
     message.save(update_fields=fields)
     if update.status == MessageStatus.FAILED:
-        window_closed = update.error_code in WINDOW_CLOSED_CODES
-        escalate(
-            message.conversation,
-            reason=EscalationReason.WINDOW_CLOSED if window_closed else EscalationReason.SEND_FAILED,
-            detail=f"Message #{message.pk} failed: {update.error_code} {update.error_detail}".strip(),
-        )
+        detail = f"Message #{message.pk} failed: {update.error_code} {update.error_detail}".strip()
+        if update.error_code in WINDOW_CLOSED_CODES:
+            # Offer the re-engagement template, unless the template itself is what failed.
+            window.report_window_closed(
+                message.conversation, detail=detail, offer=message.kind != Kind.TEMPLATE
+            )
+        else:
+            escalate(message.conversation, reason=EscalationReason.SEND_FAILED, detail=detail)
     return 1
 
 

@@ -28,6 +28,23 @@ class OutboundText:
 
 
 @dataclass(frozen=True)
+class OutboundTemplate:
+    """A pre-approved WhatsApp template: the only kind of message allowed once the 24-hour window closed.
+
+    `template` is a Meta template name (sent with `language`) or a Twilio Content SID (`HX...`);
+    `variables` fill the template's placeholders, by position ("1", "2", ...) or by name.
+    """
+
+    account_address: str
+    to: str
+    template: str
+    language: str = ""
+    to_phone: str = ""
+    variables: tuple[tuple[str, str], ...] = ()
+    conversation_id: int | None = None
+
+
+@dataclass(frozen=True)
 class SendReceipt:
     """The provider accepted the message (not yet delivered) under this id."""
 
@@ -72,8 +89,18 @@ class ChannelProvider:
     def send_text(self, message: OutboundText) -> SendReceipt:
         raise NotImplementedError("subclasses of ChannelProvider must provide send_text()")
 
+    def send_template(self, message: OutboundTemplate) -> SendReceipt:
+        """Send a pre-approved template; only channels with a messaging window (WhatsApp) have them."""
+        raise NotImplementedError(f"the {self.alias!r} provider cannot send templates")
+
     def mark_read(self, *, account_address: str, provider_message_id: str) -> None:
         """Tell the contact their message was seen; providers without receipts do nothing."""
+
+    def show_typing(self, *, account_address: str, to: str, conversation_id: int | None = None) -> None:
+        """Tell the contact a reply is being drafted; channels without an indicator do nothing."""
+
+    def notify_held(self, *, account_address: str, to: str, conversation_id: int | None = None) -> None:
+        """Tell the contact their reply waits for the owner's approval; most channels stay silent."""
 
 
 @cache

@@ -14,19 +14,28 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import jobs
+from conversations import jobs, window
 from conversations.escalation import escalate
+from conversations.inbound import Kind
 from conversations.models import (
     Author,
     Conversation,
     Direction,
     Draft,
+    DraftKind,
     DraftStatus,
     EscalationReason,
     Message,
     MessageStatus,
 )
-from conversations.providers import OutboundText, SendFailure, get_provider
+from conversations.providers import (
+    ChannelProvider,
+    OutboundTemplate,
+    OutboundText,
+    SendFailure,
+    SendReceipt,
+    get_provider,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +87,32 @@ def queue_outbound(
 
 
 def queue_reply(draft: Draft) -> list[Message]:
-    """Queue an approved draft as the assistant's reply."""
+    """Queue an approved draft as the assistant's reply: its text, or the re-engagement template."""
+    if draft.kind == DraftKind.TEMPLATE:
+        return queue_template(draft)
     return queue_outbound(draft.conversation, draft.text, author=Author.ASSISTANT, draft=draft)
+
+
+def queue_template(draft: Draft) -> list[Message]:
+    """Queue an approved template draft as one template message naming the account's configured template."""
+    conversation = draft.conversation
+    account = conversation.account
+    message = Message.objects.create(
+        conversation=conversation,
+        account_id=conversation.account_id,
+        direction=Direction.OUT,
+        author=Author.ASSISTANT,
+        kind=Kind.TEMPLATE,
+        text=window.template_description(account),
+        status=MessageStatus.QUEUED,
+        draft=draft,
+        metadata={
+            "template": account.reengagement_template.strip(),
+            "language": account.reengagement_language.strip(),
+        },
+    )
+    jobs.schedule("conversations.tasks.send_pending", conversation.pk)
+    return [message]
 
 
 def _next_to_send(conversation_id: int) -> Message | None:
@@ -112,17 +145,11 @@ def _next_to_send(conversation_id: int) -> Message | None:
 def send_pending(conversation_id: int) -> None:
     """Deliver the conversation's queued messages in order, one at a time."""
     while (message := _next_to_send(conversation_id)) is not None:
-        contact = message.conversation.contact
-        outbound = OutboundText(
-            account_address=message.account.address,
-            to=contact.address,
-            to_phone=contact.phone,
-            text=message.text,
-            reply_to_provider_id=(message.reply_to.provider_message_id or "") if message.reply_to else "",
-            conversation_id=conversation_id,
-        )
+        if message.kind != Kind.TEMPLATE and not window.is_open(message.conversation):
+            _refuse_outside_window(message)
+            continue
         try:
-            receipt = get_provider(message.account.provider).send_text(outbound)
+            receipt = _deliver(get_provider(message.account.provider), message)
         except SendFailure as failure:
             if not _record_failure(message, failure):
                 return
@@ -133,6 +160,46 @@ def send_pending(conversation_id: int) -> None:
                 return
             continue
         _record_accepted(message, receipt.provider_message_id)
+
+
+def _deliver(provider: ChannelProvider, message: Message) -> SendReceipt:
+    """Hand one claimed message to its provider, as a template or as free-form text."""
+    contact = message.conversation.contact
+    if message.kind == Kind.TEMPLATE:
+        outbound = OutboundTemplate(
+            account_address=message.account.address,
+            to=contact.address,
+            to_phone=contact.phone,
+            template=str(message.metadata.get("template", "")),
+            language=str(message.metadata.get("language", "")),
+            conversation_id=message.conversation_id,
+        )
+        try:
+            return provider.send_template(outbound)
+        except NotImplementedError as exc:
+            raise SendFailure(str(exc), code="templates_unsupported") from exc
+    return provider.send_text(
+        OutboundText(
+            account_address=message.account.address,
+            to=contact.address,
+            to_phone=contact.phone,
+            text=message.text,
+            reply_to_provider_id=(message.reply_to.provider_message_id or "") if message.reply_to else "",
+            conversation_id=message.conversation_id,
+        )
+    )
+
+
+def _refuse_outside_window(message: Message) -> None:
+    """The window closed: fail the free-form message without attempting it, and offer the template."""
+    logger.info("message %s not sent: the 24-hour window of its conversation has closed", message.pk)
+    with transaction.atomic():
+        fail_message(
+            message,
+            code=window.CLOSED_CODE,
+            detail=window.closed_detail(message.conversation),
+            window_closed=True,
+        )
 
 
 def _record_accepted(message: Message, provider_message_id: str) -> None:
@@ -176,7 +243,10 @@ def _record_failure(message: Message, failure: SendFailure) -> bool:
 
 
 def fail_message(message: Message, *, code: str, detail: str, window_closed: bool = False) -> None:
-    """Fail a message (and the rest of its draft), and escalate with the provider's reason."""
+    """Fail a message (and the rest of its draft), and escalate with the provider's reason.
+
+    A closed window is escalated as such and offers the re-engagement template instead.
+    """
     siblings = Message.objects.filter(pk=message.pk)
     if message.draft_id:
         siblings = (
@@ -190,8 +260,12 @@ def fail_message(message: Message, *, code: str, detail: str, window_closed: boo
     )
     if message.draft_id:
         Draft.objects.filter(pk=message.draft_id).update(status=DraftStatus.FAILED)
-    escalate(
-        message.conversation,
-        reason=EscalationReason.WINDOW_CLOSED if window_closed else EscalationReason.SEND_FAILED,
-        detail=f"Message #{message.pk} could not be delivered: {code} {detail}".strip(),
-    )
+    if code == window.CLOSED_CODE:
+        summary = f"Message #{message.pk} was not sent: {detail}"
+    else:
+        summary = f"Message #{message.pk} could not be delivered: {code} {detail}".strip()
+    if window_closed:
+        # A template that fails this way is not answered with another template.
+        window.report_window_closed(message.conversation, detail=summary, offer=message.kind != Kind.TEMPLATE)
+    else:
+        escalate(message.conversation, reason=EscalationReason.SEND_FAILED, detail=summary)

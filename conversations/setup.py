@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -25,8 +26,24 @@ DEMO_PHONE_NUMBER_ID = "100000000000001"
 
 
 def configured_accounts() -> dict[str, str]:
-    """The channel accounts the environment names; a demo WhatsApp number when it names none."""
-    return {"whatsapp": settings.WHATSAPP_PHONE_NUMBER_ID or DEMO_PHONE_NUMBER_ID}
+    """The channel accounts the environment names; a demo WhatsApp number when it names none.
+
+    The web-chat page is always there, at /chat/<WEBCHAT_SLUG>/; a Twilio WhatsApp sender is
+    linked when TWILIO_WHATSAPP_NUMBER names one (stored as +E.164, however it was written).
+    """
+    accounts = {
+        "whatsapp": settings.WHATSAPP_PHONE_NUMBER_ID or DEMO_PHONE_NUMBER_ID,
+        "webchat": settings.WEBCHAT_SLUG,
+    }
+    if twilio_number := _e164(settings.TWILIO_WHATSAPP_NUMBER):
+        accounts["twilio"] = twilio_number
+    return accounts
+
+
+def _e164(number: str) -> str:
+    """`whatsapp:+1 415-523-8886` as `+14155238886`; "" when there are no digits."""
+    digits = re.sub(r"\D", "", number.strip().removeprefix("whatsapp:"))
+    return f"+{digits}" if digits else ""
 
 
 @dataclass
@@ -71,5 +88,8 @@ def owner_setup(
             defaults={"owner": owner, "name": f"{Provider(provider).label} {address}"},
         )
         linked.append(account)
+        if provider == Provider.WEBCHAT and settings.WEBCHAT_ALLOWED_ORIGINS:
+            account.allowed_origins = list(settings.WEBCHAT_ALLOWED_ORIGINS)
+            account.save(update_fields=["allowed_origins"])
     token, _ = Token.objects.get_or_create(user=owner)
     return SetupResult(owner=owner, created=created, password=password, token=token.key, accounts=linked)

@@ -8,16 +8,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatekeeper_site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from channels_app.routing import websocket_urlpatterns  # noqa: E402
+from channels_app.webchat.origins import AccountOriginValidator  # noqa: E402
 from conversations.jobs import ThreadBackend, get_backend  # noqa: E402
-
-websocket_urlpatterns: list = []
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # AllowedHostsOriginValidator, widened per chat account by its `allowed_origins`.
+        "websocket": AccountOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
 

@@ -121,11 +121,37 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Processes that share a prefix share groups; tests and staging use one of their own.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", default="asgi")},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Cache (web-chat rate limits): shared by every process through Redis when there is one ---
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="gatekeeper"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Web chat ---------------------------------------------------------------------------------
+# The slug of the chat page `gatekeeper_setup` creates: /chat/<slug>/ and WS /ws/chat/<slug>/.
+WEBCHAT_SLUG = env("WEBCHAT_SLUG", default="chat")
+# Sites allowed to embed the widget (set on the account by `gatekeeper_setup` when given).
+WEBCHAT_ALLOWED_ORIGINS = env.list("WEBCHAT_ALLOWED_ORIGINS", default=[])
+WEBCHAT_MAX_TEXT_LENGTH = env.int("WEBCHAT_MAX_TEXT_LENGTH", default=2000)
+# Messages per visitor and per client address ("20/m": per second s, minute m, hour h, day d).
+WEBCHAT_VISITOR_RATE = env("WEBCHAT_VISITOR_RATE", default="20/m")
+WEBCHAT_ADDRESS_RATE = env("WEBCHAT_ADDRESS_RATE", default="60/m")
+# Messages in the history frame; a visitor token is valid this long after its last use.
+WEBCHAT_HISTORY_LIMIT = env.int("WEBCHAT_HISTORY_LIMIT", default=200)
+WEBCHAT_TOKEN_MAX_AGE = env.int("WEBCHAT_TOKEN_MAX_AGE", default=90 * 24 * 3600)
 
 # --- Providers (the edges in channels_app) --------------------------------------------------
 OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", default=10.0)
@@ -137,7 +163,9 @@ WHATSAPP_GRAPH_API_URL = env("WHATSAPP_GRAPH_API_URL", default="https://graph.fa
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 TWILIO_WHATSAPP_NUMBER = env("TWILIO_WHATSAPP_NUMBER", default="")
-TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="").rstrip("/")
+# Only for webhooks signed with a Twilio SharedKey (they carry X-Twilio-Webhooks-Signature-Settings).
+TWILIO_WEBHOOK_SIGNING_KEY = env("TWILIO_WEBHOOK_SIGNING_KEY", default="")
 # Webhook bodies larger than this are refused (Meta's documented maximum is 3 MB).
 WEBHOOK_MAX_BYTES = 3 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES + 1024
@@ -154,6 +182,20 @@ GATEKEEPER_PROVIDERS = {
             "timeout": OUTBOUND_HTTP_TIMEOUT,
         },
     },
+    # WhatsApp through Twilio: the account's number is the sender, statuses come back to /webhook/twilio/status.
+    "twilio": {
+        "BACKEND": "channels_app.twilio.provider.TwilioWhatsAppProvider"
+        if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
+        else "channels_app.console.ConsoleProvider",
+        "OPTIONS": {
+            "account_sid": TWILIO_ACCOUNT_SID,
+            "auth_token": TWILIO_AUTH_TOKEN,
+            "api_base_url": TWILIO_API_BASE_URL,
+            "timeout": OUTBOUND_HTTP_TIMEOUT,
+        },
+    },
+    # Replies are already in the database; the provider rings the visitor's open pages.
+    "webchat": {"BACKEND": "channels_app.webchat.provider.WebChatProvider"},
 }
 
 # --- AI engines -----------------------------------------------------------------------------
@@ -226,5 +268,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "openai": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+        # The SDK logs every request's headers at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

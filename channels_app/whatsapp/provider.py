@@ -1,4 +1,4 @@
-"""Sending through Meta's Graph API: texts, contextual replies and read receipts.
+"""Sending through Meta's Graph API: texts, contextual replies, templates and read receipts.
 
 Failures are classified by the Graph `error.code` (Meta deprecates titles, and HTTP
 statuses for the same code differ between sources), never by HTTP status when a code is
@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from conversations.providers import ChannelProvider, OutboundText, SendFailure, SendReceipt
+from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendFailure, SendReceipt
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +62,22 @@ class MetaWhatsAppProvider(ChannelProvider):
             payload["context"] = {"message_id": message.reply_to_provider_id}
         payload["type"] = "text"
         payload["text"] = {"preview_url": False, "body": message.text}
+        return _receipt(self._post(message.account_address, payload, action="send"))
 
-        data = self._post(message.account_address, payload, action="send")
-        messages = data.get("messages")
-        first = messages[0] if isinstance(messages, list) and messages else None
-        message_id = first.get("id") if isinstance(first, dict) else None
-        if not isinstance(message_id, str) or not message_id:
-            # Meta may well have accepted it: trying again could send it twice.
-            raise SendFailure("Graph API accepted the send but returned no message id", code="bad_response")
-        return SendReceipt(provider_message_id=message_id)
+    def send_template(self, message: OutboundTemplate) -> SendReceipt:
+        """Send an approved message template by name and language: allowed after the 24-hour window closed."""
+        name = message.template.strip()
+        if not name:
+            raise SendFailure("no re-engagement template is configured", code="no_template")
+        template: dict[str, Any] = {"name": name, "language": {"code": message.language.strip() or "en_US"}}
+        if message.variables:
+            parameters = [{"type": "text", "text": value} for _, value in message.variables]
+            template["components"] = [{"type": "body", "parameters": parameters}]
+        payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+        payload.update(recipient_fields(message.to, message.to_phone))
+        payload["type"] = "template"
+        payload["template"] = template
+        return _receipt(self._post(message.account_address, payload, action="template"))
 
     def mark_read(self, *, account_address: str, provider_message_id: str) -> None:
         """Show the contact blue ticks on their message (and on earlier ones in the thread)."""
@@ -109,6 +116,14 @@ class MetaWhatsAppProvider(ChannelProvider):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
             response = self._http().post(url, json=payload, headers=headers)
+        except httpx.ReadTimeout as exc:
+            # The request reached Meta, which may have sent it: another try could deliver it twice.
+            logger.warning("WhatsApp %s from %s got no answer in time (ReadTimeout)", action, account_address)
+            raise SendFailure(
+                "Graph API did not answer in time; the message may have been sent, so it is not sent again",
+                code="timeout",
+                retryable=False,
+            ) from exc
         except httpx.TimeoutException as exc:
             logger.warning("WhatsApp %s from %s timed out (%s)", action, account_address, type(exc).__name__)
             raise SendFailure(
@@ -134,6 +149,16 @@ class MetaWhatsAppProvider(ChannelProvider):
             failure.window_closed,
         )
         raise failure
+
+
+def _receipt(data: dict[str, Any]) -> SendReceipt:
+    """The wamid of an accepted send; a success without one is not retried (it may have gone out)."""
+    messages = data.get("messages")
+    first = messages[0] if isinstance(messages, list) and messages else None
+    message_id = first.get("id") if isinstance(first, dict) else None
+    if not isinstance(message_id, str) or not message_id:
+        raise SendFailure("Graph API accepted the send but returned no message id", code="bad_response")
+    return SendReceipt(provider_message_id=message_id)
 
 
 def recipient_fields(to: str, to_phone: str = "") -> dict[str, str]:

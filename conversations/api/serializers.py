@@ -215,6 +215,16 @@ class DraftSerializer(serializers.ModelSerializer):
     """A reply the engine proposed and the policy's verdict on it; read-only, acted on by approve/reject."""
 
     contact = ContactSerializer(source="conversation.contact", read_only=True)
+    stale = serializers.BooleanField(
+        source="is_stale",
+        read_only=True,
+        default=False,
+        help_text="Pending, but the conversation moved on since it was written (a newer provider message "
+        "or your own reply): approving needs `seen_through`.",
+    )
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Who approved, rejected or withdrew it."
+    )
 
     class Meta:
         model = Draft
@@ -231,7 +241,9 @@ class DraftSerializer(serializers.ModelSerializer):
             "decision",
             "engine",
             "reply_to",
+            "stale",
             "created_at",
+            "decided_by",
             "decided_at",
         ]
         read_only_fields = fields
@@ -242,6 +254,25 @@ class DraftApproveSerializer(serializers.Serializer):
 
     text = serializers.CharField(
         required=False, help_text="Your edited reply; leave out to send the draft as it is."
+    )
+    seen_through = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="For a stale draft: the id of the newest message of the conversation you have read "
+        "(`newest_message` of the 409 answer). Without it a stale draft is refused.",
+    )
+
+
+class DraftRefusedSerializer(serializers.Serializer):
+    """Why an approval was refused; a stale draft also says which message to confirm having read."""
+
+    detail = serializers.CharField()
+    code = serializers.ChoiceField(
+        choices=["stale_draft"], required=False, help_text="Present only when the draft is stale."
+    )
+    newest_message = serializers.IntegerField(
+        required=False,
+        help_text="Stale drafts only: send this back as `seen_through` once you have read the conversation.",
     )
 
 

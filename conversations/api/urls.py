@@ -1,6 +1,6 @@
 """Full paths of the REST API, the schema, its docs and /healthz; each answers with or without a final `/`."""
 
-from django.urls import re_path
+from django.urls import include, re_path
 from rest_framework.routers import SimpleRouter
 
 from conversations.api import docs, views
@@ -23,4 +23,5 @@ urlpatterns = [
     re_path(r"^api/schema/?$", docs.SchemaView.as_view(), name="api-schema"),
     re_path(r"^api/docs/?$", docs.api_docs, name="api-docs"),
     *router.urls,
+    re_path(r"", include("conversations.api.window_urls")),
 ]

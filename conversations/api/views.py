@@ -9,14 +9,17 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import RetrieveUpdateAPIView
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations import services
+from conversations import configuration, services
+from conversations.api.pagination import BoundedLimitOffsetPagination
 from conversations.api.serializers import (
     ConversationDetailSerializer,
     ConversationSerializer,
     DraftApproveSerializer,
+    DraftRefusedSerializer,
     DraftSerializer,
     ErrorSerializer,
     FactSerializer,
@@ -35,12 +38,33 @@ from conversations.models import (
     Message,
     OwnerSettings,
     Rule,
+    User,
 )
+from conversations.selectors import with_staleness
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not yours, or no such object.")
 REFUSED = OpenApiResponse(
     ErrorSerializer, description="The object is not in a state that allows this action; `detail` says why."
 )
+FORBIDDEN = OpenApiResponse(
+    ErrorSerializer, description="You lack the permission to approve or reject drafts."
+)
+STALE_OR_REFUSED = OpenApiResponse(
+    DraftRefusedSerializer,
+    description="Refused: either the draft is no longer pending (`detail` says why), or it is stale "
+    "(`code` is `stale_draft`): read the conversation, then approve again with "
+    "`seen_through` set to `newest_message`.",
+)
+
+
+class CanApproveDrafts(BasePermission):
+    """Sending on the owner's behalf is its own permission, in the API as in the admin."""
+
+    message = "You need the permission 'Can approve or reject drafts' to decide drafts."
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        """The `conversations.approve_draft` permission (superusers have every permission)."""
+        return bool(request.user and request.user.has_perm("conversations.approve_draft"))
 
 
 class Conflict(APIException):
@@ -77,6 +101,13 @@ class OwnerSettingsView(RetrieveUpdateAPIView):
         owner_settings, _ = OwnerSettings.objects.get_or_create(owner=self.request.user)
         return owner_settings
 
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        """Save through the configuration service, which records the change in the audit trail."""
+        owner_settings = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(owner_settings, name, value)
+        configuration.owner_settings_save(owner_settings=owner_settings, by=self.request.user)
+
 
 class _OwnedViewSet(viewsets.ModelViewSet):
     """CRUD on one of the owner's own models; a duplicate that slips past validation is still a 400."""
@@ -84,28 +115,42 @@ class _OwnedViewSet(viewsets.ModelViewSet):
     model: type[Rule] | type[Fact]
     unique_field: str
     lookup_value_regex = r"\d+"
+    pagination_class = BoundedLimitOffsetPagination
 
     def get_queryset(self) -> QuerySet:
         """Only the requester's own objects: another owner's id is a 404."""
         return self.model.objects.filter(owner=self.request.user)
 
-    def _save(self, serializer: serializers.BaseSerializer, **extra: object) -> None:
+    def save_object(self, instance: Rule | Fact, by: User) -> None:
+        raise NotImplementedError("subclasses of _OwnedViewSet must provide save_object()")
+
+    def delete_object(self, instance: Rule | Fact, by: User) -> None:
+        raise NotImplementedError("subclasses of _OwnedViewSet must provide delete_object()")
+
+    def _save(self, serializer: serializers.BaseSerializer, instance: Rule | Fact) -> None:
+        for name, value in serializer.validated_data.items():
+            setattr(instance, name, value)
         try:
             with transaction.atomic():
-                serializer.save(**extra)
+                self.save_object(instance, self.request.user)
         except IntegrityError as exc:
             value = serializer.validated_data.get(self.unique_field, "")
             raise ValidationError(
                 {self.unique_field: [f"You already have one with {self.unique_field} {value!r}."]}
             ) from exc
+        serializer.instance = instance
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         """The owner is always the requester, whatever the body says."""
-        self._save(serializer, owner=self.request.user)
+        self._save(serializer, self.model(owner=self.request.user))
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         """Save an edit, turning a racing duplicate into a 400."""
-        self._save(serializer)
+        self._save(serializer, serializer.instance)
+
+    def perform_destroy(self, instance: Rule | Fact) -> None:
+        """Delete through the configuration service, which records it in the audit trail."""
+        self.delete_object(instance, self.request.user)
 
 
 @extend_schema_view(
@@ -124,6 +169,14 @@ class RuleViewSet(_OwnedViewSet):
     model = Rule
     unique_field = "category"
 
+    def save_object(self, instance: Rule, by: User) -> None:
+        """Create or change the rule, with an audit entry."""
+        configuration.rule_save(rule=instance, by=by)
+
+    def delete_object(self, instance: Rule, by: User) -> None:
+        """Delete the rule, with an audit entry."""
+        configuration.rule_delete(rule=instance, by=by)
+
 
 @extend_schema_view(
     list=extend_schema(summary="Your facts"),
@@ -140,6 +193,14 @@ class FactViewSet(_OwnedViewSet):
     serializer_class = FactSerializer
     model = Fact
     unique_field = "key"
+
+    def save_object(self, instance: Fact, by: User) -> None:
+        """Create or change the fact, with an audit entry (a private value is masked there)."""
+        configuration.fact_save(fact=instance, by=by)
+
+    def delete_object(self, instance: Fact, by: User) -> None:
+        """Delete the fact, with an audit entry."""
+        configuration.fact_delete(fact=instance, by=by)
 
 
 @extend_schema_view(
@@ -160,11 +221,14 @@ class DraftViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = DraftSerializer
     lookup_value_regex = r"\d+"
+    pagination_class = BoundedLimitOffsetPagination
 
     def get_queryset(self) -> QuerySet[Draft]:
         """The requester's drafts, newest first; list filters apply to the list only."""
-        drafts = Draft.objects.filter(conversation__owner=self.request.user).select_related(
-            "conversation__contact"
+        drafts = with_staleness(
+            Draft.objects.filter(conversation__owner=self.request.user).select_related(
+                "conversation__contact", "decided_by"
+            )
         )
         if self.action == "list":
             if wanted := _choice_filter(self.request, "status", DraftStatus.values):
@@ -180,22 +244,36 @@ class DraftViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Approve a pending draft (optionally edited) and queue it for sending",
+        description="A stale draft (the conversation got a newer provider message or your own reply "
+        "since it was written) is refused with 409 `stale_draft` until you approve again with "
+        "`seen_through`: the id of the newest message you have read.",
         request=DraftApproveSerializer,
         responses={
             200: DraftSerializer,
             400: OpenApiResponse(description="Empty text."),
+            403: FORBIDDEN,
             404: NOT_FOUND,
-            409: REFUSED,
+            409: STALE_OR_REFUSED,
         },
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanApproveDrafts])
     def approve(self, request: Request, pk: str | None = None) -> Response:
         """Approve; the send itself happens in a job after the transaction commits."""
         draft = self.get_object()
         body = DraftApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            services.draft_approve(draft_id=draft.pk, by=request.user, text=body.validated_data.get("text"))
+            services.draft_approve(
+                draft_id=draft.pk,
+                by=request.user,
+                text=body.validated_data.get("text"),
+                seen_through=body.validated_data.get("seen_through"),
+            )
+        except services.StaleDraft as stale:
+            return Response(
+                {"detail": str(stale), "code": "stale_draft", "newest_message": stale.newest_message_id},
+                status=status.HTTP_409_CONFLICT,
+            )
         except services.ActionRefused as refusal:
             raise Conflict(str(refusal)) from refusal
         return self._decided(draft.pk)
@@ -203,9 +281,9 @@ class DraftViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="Reject a pending draft; nothing is sent",
         request=None,
-        responses={200: DraftSerializer, 404: NOT_FOUND, 409: REFUSED},
+        responses={200: DraftSerializer, 403: FORBIDDEN, 404: NOT_FOUND, 409: REFUSED},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanApproveDrafts])
     def reject(self, request: Request, pk: str | None = None) -> Response:
         """Reject; a draft already decided is refused with 409."""
         draft = self.get_object()
@@ -236,6 +314,7 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
     """The owner's conversations; take one over, hand it back, or answer it by hand."""
 
     lookup_value_regex = r"\d+"
+    pagination_class = BoundedLimitOffsetPagination
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         """Messages only on the detail, to keep the list cheap."""

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Callable
 
 import pytest
+from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -30,16 +31,25 @@ from conversations.models import (
 PHONE_NUMBER_ID = 106540352242922
 
 
+def _owner(username: str) -> User:
+    """An owner who may decide their drafts (the `approve_draft` permission), like gatekeeper_setup's."""
+    owner = User.objects.create_user(
+        username=username, password=f"{username}-password", email=f"{username}@example.com"
+    )
+    owner.user_permissions.add(Permission.objects.get(codename="approve_draft"))
+    return owner
+
+
 @pytest.fixture
 def owner_a(db) -> User:
     """Owner A, the person most tests act as."""
-    return User.objects.create_user(username="alice", password="alice-password", email="alice@example.com")
+    return _owner("alice")
 
 
 @pytest.fixture
 def owner_b(db) -> User:
     """Owner B, who must never see or change owner A's things."""
-    return User.objects.create_user(username="bob", password="bob-password", email="bob@example.com")
+    return _owner("bob")
 
 
 def token_client(user: User) -> APIClient:

@@ -121,7 +121,7 @@ def test_approve_action_goes_through_the_service_and_queues_the_send(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_.post(
-            reverse("admin:conversations_draft_changelist"),
+            reverse("admin:conversations_draft_changelist") + "?status=all",
             {"action": "approve_selected", "_selected_action": [draft.pk, already.pk]},
             follow=True,
         )
@@ -150,9 +150,10 @@ def test_reject_action_goes_through_the_service(admin_client_, superuser, everyt
     assert not Message.objects.filter(direction=Direction.OUT).exists()
 
 
-def test_draft_actions_need_the_approval_permission(client, everything):
+def test_draft_actions_need_the_approval_permission(client, everything, make_conversation, make_draft):
     editor = User.objects.create_user(username="editor", password="editor-password", is_staff=True)
     editor.user_permissions.add(*Permission.objects.filter(codename__in=["view_draft", "change_draft"]))
+    make_draft(make_conversation(editor, contact_address="5511300030003"))
     client.force_login(editor)
 
     page = client.get(reverse("admin:conversations_draft_changelist"))

@@ -201,15 +201,15 @@ def test_a_wrong_token_is_a_permanent_auth_failure(graph):
     assert graph.requests[0].status == 401
 
 
-def test_a_timeout_is_retryable(graph):
+def test_an_answer_that_comes_too_late_is_not_retried_because_meta_may_have_sent_it(graph):
     meta = MetaWhatsAppProvider("whatsapp", graph_api_url=graph.url, api_token=GRAPH_TOKEN, timeout=0.2)
     graph.delay_next(1.0)
     try:
         failure = failure_of(meta)
     finally:
         meta.close()
-    assert (failure.code, failure.retryable) == ("timeout", True)
-    # Meta, like the stand-in, may still have sent it: the caller decides how to retry safely.
+    assert (failure.code, failure.retryable) == ("timeout", False)
+    # Meta, like the stand-in, may still have sent it: retrying would send it twice (invariant 6).
     assert len(graph.sent_texts()) == 1
 
 

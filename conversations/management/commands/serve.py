@@ -9,6 +9,7 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
 from conversations.setup import configured_accounts, owner_setup
 
@@ -16,6 +17,7 @@ BANNER = """
   Gatekeeper is running on {base}
 
   Review dashboard  {base}/admin/
+  Chat page         {chat}
   Log in as         {username} / {password}
   API token         {token}
   Jobs              {jobs}
@@ -25,6 +27,7 @@ BANNER = """
   Try it: in another terminal run
     .venv/bin/python manage.py simulate_inbound "Your bill is ready"
   then open {base}/admin/conversations/draft/ to approve the draft.
+  Or open the chat page above, write as a company would, and watch the reply arrive live.
 """
 
 
@@ -60,6 +63,7 @@ class Command(BaseCommand):
         self.stdout.write(
             BANNER.format(
                 base=settings.PUBLIC_BASE_URL,
+                chat=f"{settings.PUBLIC_BASE_URL}{reverse('webchat-page', args=[settings.WEBCHAT_SLUG])}",
                 username=result.owner.username,
                 password=result.password or "(unchanged; set GATEKEEPER_PASSWORD to change it)",
                 token=result.token,

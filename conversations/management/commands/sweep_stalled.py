@@ -1,8 +1,12 @@
+import logging
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
 from conversations.sweeper import sweep_stalled_work
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -15,8 +19,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, every, **options):
         while True:
-            result = sweep_stalled_work()
-            self.stdout.write(f"swept: {result}")
             if not every:
+                self.stdout.write(f"swept: {sweep_stalled_work()}")
                 return
+            self.sweep_once()
             time.sleep(every)
+
+    def sweep_once(self) -> None:
+        """One round of the loop: an outage (database down) is logged and retried, never fatal."""
+        close_old_connections()
+        try:
+            result = sweep_stalled_work()
+        except Exception:
+            logger.exception("sweep failed; trying again next round")
+            self.stdout.write("sweep failed")
+        else:
+            self.stdout.write(f"swept: {result}")
+        finally:
+            close_old_connections()

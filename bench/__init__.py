@@ -1,0 +1,1 @@
+"""`make bench`: the production stack on loopback, measured (see bench/run.py and BENCHMARKS.md)."""

@@ -1,0 +1,470 @@
+"""`make bench`: start the production stack on loopback, measure it, write BENCHMARKS.md and the plot.
+
+    .venv/bin/python -m bench.run [--quick]
+
+Uses the machine's PostgreSQL (database `gk_bench`, dropped and created afresh) and Redis
+(database 5), loopback stand-ins of the Graph API and of an OpenAI-compatible model, and
+drives load from separate processes (bench.loadgen). Every phase is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench import payloads
+from bench.stack import (
+    APP_SECRET,
+    CREATE_TABLE,
+    GRAPH_TOKEN,
+    PHONE_NUMBER_ID,
+    QUEUE,
+    ROOT,
+    SENDABLE,
+    SERVERS,
+    BenchStack,
+    InstantModel,
+)
+from channels_app.testing.graph_api import GraphAPIStandIn
+
+RECIPES = list(SERVERS)
+CHOSEN = "gunicorn sync, 2 workers"
+OFFERED_RATES = [25, 50, 100, 200, 400, 800]
+
+
+def bench_env(
+    *, database_url: str, redis_url: str, graph_url: str, model_url: str, var_dir: str
+) -> dict[str, str]:
+    """The production settings (plus the comparison views) pointed at loopback services."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        SECRET_KEY="bench-secret-key",
+        DEBUG="false",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        GATEKEEPER_QUEUE=QUEUE,
+        GATEKEEPER_VAR_DIR=var_dir,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN="bench-verify-token",
+        WHATSAPP_API_TOKEN=GRAPH_TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        WHATSAPP_GRAPH_API_URL=graph_url,
+        AI_PROVIDER="openai",
+        OPENAI_BASE_URL=model_url,
+        OPENAI_API_KEY="bench-key",
+        REPLY_BURST_SECONDS="0",
+        GATEKEEPER_PASSWORD="bench-password",
+        EMAIL_URL="dummymail://",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> str:
+    """Run a management command; its output, or an error with it."""
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)}: {done.stderr[-3000:]}")
+    return done.stdout
+
+
+def fresh_database(admin_dsn: str, name: str) -> None:
+    """Drop and create the benchmark's own database on the shared server."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+
+
+class Run:
+    """One benchmark run: its stack, stand-ins, scratch files and collected figures."""
+
+    def __init__(self, *, quick: bool, database: str, redis_db: int, pg_host: str, redis_host: str) -> None:
+        self.quick = quick
+        self.duration = 4.0 if quick else 8.0
+        self.scratch = Path(tempfile.mkdtemp(prefix="gk-bench-"))
+        self.graph = GraphAPIStandIn(token=GRAPH_TOKEN).start()
+        self.model = InstantModel(api_key="bench-key").start()
+        self.database_url = f"postgres://postgres@{pg_host}/{database}"
+        self.admin_dsn = f"postgresql://postgres@{pg_host}/postgres"
+        self.database = database
+        self.redis_url = f"redis://{redis_host}/{redis_db}"
+        self.env = bench_env(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            graph_url=self.graph.url,
+            model_url=self.model.base_url,
+            var_dir=str(self.scratch),
+        )
+        self.stack = BenchStack(env=self.env, logs=self.scratch)
+        self.figures: dict = {"ingest": {}, "sweep": {}, "turnaround": {}, "workers": {}}
+        self._files = 0
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """A fresh database with the owner (phone company rule on `auto`), empty queues, Django loaded."""
+        fresh_database(self.admin_dsn, self.database)
+        manage("migrate", "--noinput", env=self.env)
+        manage("gatekeeper_setup", "--username", "owner", env=self.env)
+        with psycopg.connect(
+            self.database_url.replace("postgres://", "postgresql://"), autocommit=True
+        ) as conn:
+            conn.execute(
+                "UPDATE conversations_rule SET action = 'auto' WHERE category = 'cellphone_provider'"
+            )
+            conn.execute(CREATE_TABLE)
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        self.redis().flushdb()
+
+    def redis(self):
+        """The benchmark's Redis database."""
+        import redis
+
+        return redis.Redis.from_url(self.redis_url)
+
+    def settle(self) -> None:
+        """Forget pending work between phases: the ingest phases leave thousands of due replies."""
+        with psycopg.connect(
+            self.database_url.replace("postgres://", "postgresql://"), autocommit=True
+        ) as conn:
+            conn.execute("UPDATE conversations_conversation SET reply_due_at = NULL")
+            conn.execute(
+                "UPDATE conversations_message SET status = 'failed' WHERE status IN ('queued', 'sending')"
+            )
+        self.redis().flushdb()
+
+    # -- load -----------------------------------------------------------------------------------
+
+    def requests_file(
+        self, kind: str, *, count: int, batch: int = 1, target: str = "/webhook/whatsapp"
+    ) -> str:
+        """A fresh file of prepared requests with ids never used before in this run."""
+        self._files += 1
+        path = self.scratch / f"requests-{self._files}.txt"
+        if kind == "get":
+            return str(payloads.write_gets(path, target=target, count=count))
+        return str(
+            payloads.write_webhooks(
+                path,
+                target=target,
+                count=count,
+                batch=batch,
+                prefix=f"B{self._files}",
+                sender_offset=self._files * 10_000_000,
+                phone_number_id=PHONE_NUMBER_ID,
+                secret=APP_SECRET,
+            )
+        )
+
+    def load(
+        self, port: int, requests: str, *, duration: float, rate: float = 0, connections: int = 32
+    ) -> dict:
+        """Run bench.loadgen in its own process; its JSON summary."""
+        command = [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--requests", requests]
+        command += ["--duration", str(duration), "--connections", str(connections)]
+        if rate:
+            command += ["--rate", str(rate)]
+        done = subprocess.run(  # noqa: S603
+            command, cwd=ROOT, capture_output=True, text=True, timeout=duration + 120
+        )
+        if done.returncode:
+            raise RuntimeError(f"loadgen failed: {done.stderr[-2000:]}")
+        return json.loads(done.stdout)
+
+    # -- phases ---------------------------------------------------------------------------------
+
+    def ingest(self, recipe: str) -> None:
+        """Closed loop, 32 connections: bare view, the minimal ingest and the product's webhook."""
+        port = self.stack.start_server(recipe)
+        d = self.duration
+        self.load(port, self.requests_file("get", count=3000, target="/bench/bare"), duration=2)  # warm-up
+        cases = {
+            "bare view": (self.requests_file("get", count=40000, target="/bench/bare"), 1),
+            "minimal ingest": (self.requests_file("post", count=int(1000 * d), target="/bench/minimal"), 1),
+            "webhook, 1 message": (self.requests_file("post", count=int(800 * d)), 1),
+            "webhook, batch of 10": (self.requests_file("post", count=int(150 * d), batch=10), 10),
+            "webhook, batch of 100": (self.requests_file("post", count=int(25 * d), batch=100), 100),
+        }
+        results = {}
+        for name, (requests, batch) in cases.items():
+            result = self.load(port, requests, duration=d)
+            result["messages_per_s"] = round(
+                result["statuses"].get("200", 0) / result["elapsed_s"] * batch, 1
+            )
+            results[name] = result
+            print(
+                f"  {recipe:28} {name:24} {result['rate_per_s']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:8.1f} ms  {result['statuses']}",
+                flush=True,
+            )
+        self.stack.stop("web")
+        self.figures["ingest"][recipe] = results
+        self.settle()
+
+    def sweep(self, recipe: str) -> None:
+        """Open loop on the product's webhook: latency against offered load, until saturated."""
+        port = self.stack.start_server(recipe)
+        d = max(4.0, self.duration * 0.75)
+        self.load(port, self.requests_file("get", count=2000, target="/bench/bare"), duration=2)
+        points = []
+        for rate in OFFERED_RATES:
+            requests = self.requests_file("post", count=int(rate * d) + 10)
+            result = self.load(port, requests, duration=d, rate=rate)
+            result["offered_per_s"] = rate
+            points.append(result)
+            print(
+                f"  {recipe:28} offered {rate:5}/s  got {result['rate_per_s']:7.1f}/s  p50 {result['p50_ms']:8.1f} ms  p99 {result['p99_ms']:8.1f} ms  errors {result['errors']}",
+                flush=True,
+            )
+            if result["p99_ms"] > 2000 or result["errors"]:
+                break  # saturated: more offered load only grows the queue
+        self.stack.stop("web")
+        self.figures["sweep"][recipe] = points
+        self.settle()
+
+    def turnaround(self) -> None:
+        """Webhook in -> reply accepted by the Graph stand-in: latency at a steady pace, then throughput."""
+        import httpx
+
+        port = self.stack.start_server(CHOSEN)
+        self.stack.start_worker("worker-1")
+        self.stack.spawn("sweeper", ["manage.py", "sweep_stalled", "--every", "15"])
+        time.sleep(2)
+        self.graph.reset()
+        count, pace = (40, 10.0) if self.quick else (100, 10.0)
+        sent_at: dict[str, float] = {}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            start = time.monotonic()
+            for number in range(count):
+                sender = f"5{number + 1:011d}"
+                body = payloads.encode_one(
+                    phone_number_id=PHONE_NUMBER_ID, sender=sender, message_id=f"wamid.T.{number}"
+                )
+                time.sleep(max(0.0, start + number / pace - time.monotonic()))
+                sent_at[f"+{sender}"] = time.time()
+                client.post("/webhook/whatsapp", content=body, headers=payloads.headers(body, APP_SECRET))
+        replies = self.graph.wait_for_sent_texts(count, timeout=120)
+        latencies = sorted(
+            (request.received_at - sent_at[request.json["to"]]) * 1000
+            for request in self.graph.requests
+            if request.accepted and not request.is_read_receipt and request.json.get("to") in sent_at
+        )
+        self.figures["turnaround"]["latency"] = {
+            "messages": len(replies),
+            "pace_per_s": pace,
+            "p50_ms": round(_pct(latencies, 0.5), 1),
+            "p99_ms": round(_pct(latencies, 0.99), 1),
+            "max_ms": round(latencies[-1], 1),
+        }
+        print(f"  turnaround at {pace}/s: {self.figures['turnaround']['latency']}", flush=True)
+        for workers in (1, 2):
+            if workers == 2:
+                self.stack.start_worker("worker-2")
+                time.sleep(2)
+            self.figures["turnaround"][f"{workers} worker(s)"] = self.sustained(port, workers)
+        self.stack.close()
+        self.settle()
+
+    def sustained(self, port: int, workers: int) -> dict:
+        """Post a burst of messages from distinct contacts; replies per second until all are out."""
+        total = 150 if self.quick else 400
+        self.graph.reset()
+        requests = self.requests_file("post", count=total)
+        started = time.time()
+        ingest = self.load(port, requests, duration=60, connections=8)
+        self.graph.wait_for_sent_texts(total, timeout=300)
+        last = max(r.received_at for r in self.graph.requests if r.accepted and not r.is_read_receipt)
+        result = {
+            "messages": total,
+            "workers": workers,
+            "seconds": round(last - started, 2),
+            "messages_per_s": round(total / (last - started), 1),
+            "per_worker_per_s": round(total / (last - started) / workers, 1),
+            "ingest_statuses": ingest["statuses"],
+        }
+        print(f"  sustained with {workers} worker(s): {result}", flush=True)
+        return result
+
+    def worker_classes(self) -> None:
+        """No-op jobs per second for RQ's forking Worker and for SimpleWorker."""
+        import django_rq
+        from django.conf import settings
+        from rq.job import Job
+
+        count = 150 if self.quick else 400
+        for worker_class in ("rq.worker.Worker", "rq.worker.SimpleWorker"):
+            queue = django_rq.get_queue(settings.BENCH_NOOP_QUEUE)
+            ids = [queue.enqueue("bench.views.noop", n, result_ttl=600).id for n in range(count)]
+            manage(
+                "rqworker", "--burst", "--worker-class", worker_class, settings.BENCH_NOOP_QUEUE, env=self.env
+            )
+            jobs = [job for job in Job.fetch_many(ids, connection=queue.connection) if job is not None]
+            first = min(job.started_at for job in jobs if job.started_at)
+            last = max(job.ended_at for job in jobs if job.ended_at)
+            seconds = (last - first).total_seconds()
+            self.figures["workers"][worker_class] = {
+                "jobs": len(jobs),
+                "seconds": round(seconds, 2),
+                "jobs_per_s": round(len(jobs) / seconds, 1),
+            }
+            print(f"  {worker_class}: {self.figures['workers'][worker_class]}", flush=True)
+        self.settle()
+
+    def killed_job(self) -> None:
+        """SIGKILL a worker mid-draft under the production defaults; seconds until the reply goes out."""
+        from ai.testing import ScriptedResponse
+
+        port = self.stack.start_server(CHOSEN)
+        self.stack.start_worker("doomed")
+        self.stack.spawn("sweeper", ["manage.py", "sweep_stalled", "--every", "15"])
+        time.sleep(2)
+        self.graph.reset()
+        self.model.enqueue(ScriptedResponse(content=json.dumps(SENDABLE), delay=300))
+        body = payloads.encode_one(
+            phone_number_id=PHONE_NUMBER_ID, sender="600000000001", message_id="wamid.KILL"
+        )
+        import httpx
+
+        httpx.post(
+            f"http://127.0.0.1:{port}/webhook/whatsapp",
+            content=body,
+            headers=payloads.headers(body, APP_SECRET),
+        )
+        deadline = time.monotonic() + 60
+        while "wamid.KILL" not in self.graph.read_receipts() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.stack.stop("doomed", sig=signal.SIGKILL)
+        killed = time.time()
+        self.stack.start_worker("survivor")  # the supervisor restarts it at once
+        self.graph.wait_for_sent_texts(1, timeout=180)
+        sent = next(r.received_at for r in self.graph.requests if r.accepted and not r.is_read_receipt)
+        self.figures["killed_job"] = {
+            "seconds_to_redo": round(sent - killed, 1),
+            "replies": len(self.graph.sent_texts()),
+            "stalled_work_seconds": 30,
+            "sweep_every": 15,
+        }
+        print(f"  killed job: {self.figures['killed_job']}", flush=True)
+        self.stack.close()
+        self.settle()
+
+    def close(self) -> None:
+        """Stop processes and stand-ins."""
+        self.stack.close()
+        self.graph.stop()
+        self.model.stop()
+
+
+def _pct(values: list[float], fraction: float) -> float:
+    from bench.loadgen import percentile
+
+    return percentile(values, fraction)
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres") as conn:
+        postgres = conn.execute("SHOW server_version").fetchone()[0]
+    return {
+        "load_average": " / ".join(f"{value:.1f}" for value in os.getloadavg()),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "postgres": postgres,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every phase, then write the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter phases, for trying the harness out")
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", "gk_bench"))
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "127.0.0.1:5432"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "127.0.0.1:6379"))
+    parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", "5")))
+    parser.add_argument(
+        "--only", default="", help="comma-separated phases (ingest,sweep,turnaround,workers,kill,inprocess)"
+    )
+    args = parser.parse_args(argv)
+    phases = set(filter(None, args.only.split(","))) or {
+        "ingest",
+        "sweep",
+        "turnaround",
+        "workers",
+        "kill",
+        "inprocess",
+    }
+    started = time.monotonic()
+    run = Run(
+        quick=args.quick,
+        database=args.database,
+        redis_db=args.redis_db,
+        pg_host=args.pg,
+        redis_host=args.redis,
+    )
+    try:
+        print(f"benchmark scratch files in {run.scratch}", flush=True)
+        run.prepare()
+        if "ingest" in phases:
+            for recipe in RECIPES:
+                run.ingest(recipe)
+        if "sweep" in phases:
+            for recipe in RECIPES:
+                run.sweep(recipe)
+        if "turnaround" in phases:
+            run.turnaround()
+        if "workers" in phases:
+            run.worker_classes()
+        if "kill" in phases:
+            run.killed_job()
+        if "inprocess" in phases:
+            from bench import inprocess
+
+            run.figures.update(inprocess.measure())
+    finally:
+        run.close()
+    run.figures["machine"] = machine()
+    run.figures["command"] = "make bench" + (" (--quick)" if args.quick else "")
+    run.figures["minutes"] = round((time.monotonic() - started) / 60, 1)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(run.figures, indent=2, default=str))
+    from bench import report
+
+    report.write(run.figures, markdown=ROOT / "BENCHMARKS.md", plot_path=out / "latency.png", chosen=CHOSEN)
+    print(f"wrote BENCHMARKS.md and bench/results/latency.png in {run.figures['minutes']} minutes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""WhatsApp through Twilio: webhook signatures, form parser, outbound provider (the `twilio` SDK), views."""

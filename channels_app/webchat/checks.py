@@ -1,0 +1,27 @@
+"""Start-up checks of the web-chat settings, so a typo fails `manage.py check`, not a visitor's message."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from channels_app.webchat.ratelimit import Rate
+
+
+@register()
+def check_webchat_settings(app_configs=None, **kwargs) -> list[Error]:
+    """Rates must parse and limits must be positive."""
+    errors = []
+    for name in ("WEBCHAT_VISITOR_RATE", "WEBCHAT_ADDRESS_RATE"):
+        try:
+            Rate.parse(getattr(settings, name))
+        except ValueError as exc:
+            errors.append(Error(f"{name}: {exc}", id="webchat.E001"))
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", settings.WEBCHAT_SLUG):
+        errors.append(Error("WEBCHAT_SLUG may hold only letters, digits, '-' and '_'.", id="webchat.E003"))
+    for name in ("WEBCHAT_MAX_TEXT_LENGTH", "WEBCHAT_HISTORY_LIMIT", "WEBCHAT_TOKEN_MAX_AGE"):
+        if getattr(settings, name) <= 0:
+            errors.append(Error(f"{name} must be a positive number.", id="webchat.E002"))
+    return errors

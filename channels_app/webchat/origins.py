@@ -1,0 +1,87 @@
+"""Which sites may use a chat page: the server's own hosts, plus each account's `allowed_origins`.
+
+Browsers name the embedding site in the `Origin` header (sockets, cross-origin requests) and
+obey `Content-Security-Policy: frame-ancestors` (the widget's iframe); both are checked
+against the same per-account list.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+
+from channels_app.webchat import chat
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SOCKET_PATH = re.compile(r"^/ws/chat/(?P<slug>[^/]+)/$")
+
+
+def normalize_origin(value: str) -> str | None:
+    """`scheme://host[:port]` in lower case without a default port, or None when it is not an origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port and port != _DEFAULT_PORTS[parts.scheme]:
+        return f"{parts.scheme}://{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+def account_allows(account: chat.ChatAccount, origin: str) -> bool:
+    """Whether the account's owner allowed this site to embed their chat."""
+    wanted = normalize_origin(origin)
+    return wanted is not None and any(
+        normalize_origin(allowed) == wanted for allowed in account.allowed_origins
+    )
+
+
+def frame_ancestors(account: chat.ChatAccount) -> str:
+    """The CSP `frame-ancestors` source list: this server and the account's allowed sites."""
+    sources = ["'self'"]
+    for allowed in account.allowed_origins:
+        origin = normalize_origin(allowed)
+        if origin and origin not in sources:
+            sources.append(origin)
+    return " ".join(sources)
+
+
+def _header(scope: dict, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _origin_allowed_for_slug(slug: str, origin: str) -> bool:
+    account = chat.find_account(slug)
+    return account is not None and account_allows(account, origin)
+
+
+class AccountOriginValidator:
+    """`AllowedHostsOriginValidator`, widened for a chat socket by its own account's allowed origins."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+        self.hosts = AllowedHostsOriginValidator(application)
+
+    async def __call__(self, scope, receive, send):
+        origin = _header(scope, b"origin")
+        if self.hosts.valid_origin(urlparse(origin) if origin else None) or (
+            origin and await self._account_allows(scope.get("path", ""), origin)
+        ):
+            return await self.application(scope, receive, send)
+        return await WebsocketDenier()(scope, receive, send)
+
+    @staticmethod
+    async def _account_allows(path: str, origin: str) -> bool:
+        match = _SOCKET_PATH.match(path)
+        return bool(match) and await database_sync_to_async(_origin_allowed_for_slug)(match["slug"], origin)

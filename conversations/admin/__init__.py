@@ -1,0 +1,8 @@
+"""The review dashboard in Django's admin: the queue first, conversations as chats, everything owner-scoped.
+
+Importing this package registers every model admin (Django's autodiscovery imports it).
+"""
+
+from conversations.admin import owner_config, records, review
+
+__all__ = ["owner_config", "records", "review"]

@@ -1,0 +1,324 @@
+"""Rules, facts and settings in plain words, saved through `conversations.configuration` (audited); the audit trail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from conversations import configuration
+from conversations.admin.scoping import OwnerScopedAdmin, RecordAdmin
+from conversations.audit import MASK
+from conversations.models import AuditEntry, Fact, OwnerSettings, Rule, RuleAction
+from conversations.templatetags.review import conversation_url
+
+#: Longest list of senders or keywords a rule may carry, and the longest entry (as in the API).
+LIST_MAX_ITEMS = 200
+LIST_ITEM_MAX_LENGTH = 200
+
+RULE_ACTION_HELP = (
+    "What the assistant does with conversations of this category. "
+    "Auto: it answers on its own when it is sure enough and no guard fires (with approval mode "
+    "'when unsure'). Draft: it writes a reply and waits for your OK. Escalate: it writes nothing "
+    "and tells you at once. Ignore: messages are kept, nobody answers and you are not told."
+)
+APPROVAL_MODE_HELP = (
+    "Always ask me: nothing goes out until you approve it, whatever the rules say. "
+    "When unsure (the default): only categories whose rule says Auto are answered on their own, "
+    "and only when the assistant is at least as sure as your threshold and no guard fires; "
+    "everything else waits for you. Never ask: replies go out unless a guard fires or the "
+    "assistant is less sure than your threshold; rules set to Draft or Escalate still wait."
+)
+
+
+class LinesField(forms.CharField):
+    """A list of short strings edited as one entry per line."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def prepare_value(self, value: Any) -> str:
+        """Show a stored list one entry per line."""
+        if isinstance(value, list):
+            return "\n".join(str(item) for item in value)
+        return "" if value is None else str(value)
+
+    def to_python(self, value: Any) -> list[str]:
+        """Non-empty lines, trimmed, without repeats, in the owner's order."""
+        lines = [str(item) for item in value] if isinstance(value, list) else str(value or "").splitlines()
+        return list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+
+    def validate(self, value: list[str]) -> None:
+        """As many entries as the API allows, each as long."""
+        if len(value) > LIST_MAX_ITEMS:
+            raise forms.ValidationError(f"At most {LIST_MAX_ITEMS} entries.")
+        if any(len(item) > LIST_ITEM_MAX_LENGTH for item in value):
+            raise forms.ValidationError(f"Each entry may have at most {LIST_ITEM_MAX_LENGTH} characters.")
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        """Compare as lists, so re-saving unchanged lines is no change."""
+        return self.to_python(initial) != self.to_python(data)
+
+
+class RuleForm(forms.ModelForm):
+    """A rule with help in plain words and the match lists as lines."""
+
+    match_senders = LinesField(
+        required=False,
+        label="Senders",
+        help_text="One per line: phone numbers, ids or names of companies that belong to this category. "
+        "A match decides the category before the assistant is asked.",
+    )
+    match_keywords = LinesField(
+        required=False,
+        label="Keywords",
+        help_text="One per line: words that put a conversation in this category (whole words, any case).",
+    )
+
+    class Meta:
+        model = Rule
+        fields = ["category", "action", "instructions", "match_senders", "match_keywords"]
+        help_texts = {
+            "category": "A short name such as bank, utilities or cellphone_provider. One rule per category.",
+            "action": RULE_ACTION_HELP,
+            "instructions": "How to answer this kind of company, in your words, e.g. "
+            "“Never accept an upgrade; ask them to write to me by email.”",
+        }
+
+
+class FactForm(forms.ModelForm):
+    """A fact with help in plain words."""
+
+    class Meta:
+        model = Fact
+        fields = ["key", "value", "private"]
+        help_texts = {
+            "key": "A name for it, e.g. “customer number” or “address”.",
+            "value": "The fact itself.",
+            "private": "Private: never given to the assistant, and any reply that contains it waits for "
+            "you. Untick to let the assistant use it in replies (e.g. your customer number).",
+        }
+
+
+class OwnerSettingsForm(forms.ModelForm):
+    """How much the owner delegates, explained in plain words."""
+
+    class Meta:
+        model = OwnerSettings
+        fields = ["approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp"]
+        help_texts = {
+            "approval_mode": APPROVAL_MODE_HELP,
+            "confidence_threshold": "From 0 to 1 (0.75 means 75% sure). Replies the assistant is less sure "
+            "of wait for you, and you are told about them.",
+            "notify_whatsapp": "Optional: your own WhatsApp number with country code (e.g. +44 7700 900123). "
+            "When something needs you, your gatekeeper's number writes to it with a link. WhatsApp "
+            "delivers this only within 24 hours of your last message to your gatekeeper's number.",
+        }
+
+    def clean_confidence_threshold(self) -> float:
+        """A threshold outside 0..1 would hold everything or nothing."""
+        value = self.cleaned_data["confidence_threshold"]
+        if not 0 <= value <= 1:
+            raise forms.ValidationError("Must be a number from 0 to 1.")
+        return value
+
+
+class _ConfiguredAdmin(OwnerScopedAdmin):
+    """Saves and deletes through the audited configuration services; shows the owner only to superusers."""
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        """The owner column is noise for an owner looking at their own rows."""
+        columns = list(super().get_list_display(request))
+        return columns if request.user.is_superuser else [c for c in columns if c != "owner"]
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        """Only a superuser filters by owner."""
+        filters = list(super().get_list_filter(request))
+        return [*filters, "owner"] if request.user.is_superuser else filters
+
+    def save_object(self, obj: Any, request: HttpRequest) -> None:
+        raise NotImplementedError("subclasses of _ConfiguredAdmin must provide save_object()")
+
+    def delete_object(self, obj: Any, request: HttpRequest) -> None:
+        raise NotImplementedError("subclasses of _ConfiguredAdmin must provide delete_object()")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        """Save through the service, which records the change in the audit trail."""
+        self.save_object(obj, request)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        """Delete through the service, which records it in the audit trail."""
+        self.delete_object(obj, request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Bulk delete one by one, so each deletion is on the record."""
+        for obj in queryset:
+            self.delete_object(obj, request)
+
+
+@admin.register(Rule)
+class RuleAdmin(_ConfiguredAdmin):
+    """What happens to each category of conversation."""
+
+    form = RuleForm
+    list_display = ["category", "action_shown", "short_instructions", "matches", "owner"]
+    list_filter = ["action"]
+    list_select_related = ["owner"]
+    search_fields = ["category", "instructions"]
+    raw_id_fields = ["owner"]
+
+    def get_fields(self, request: HttpRequest, obj: Rule | None = None) -> list[str]:
+        """The rule's fields, and its owner for a superuser."""
+        fields = ["category", "action", "instructions", "match_senders", "match_keywords"]
+        return ["owner", *fields] if request.user.is_superuser else fields
+
+    @admin.display(description="action", ordering="action")
+    def action_shown(self, rule: Rule) -> str:
+        """The action in plain words."""
+        return RuleAction(rule.action).label if rule.action in RuleAction.values else rule.action
+
+    @admin.display(description="instructions")
+    def short_instructions(self, rule: Rule) -> str:
+        """The start of the instructions, so the list stays one line a row."""
+        return Truncator(rule.instructions).chars(80)
+
+    @admin.display(description="matches")
+    def matches(self, rule: Rule) -> str:
+        """How many senders and keywords decide this category."""
+        return f"{len(rule.match_senders or [])} sender(s), {len(rule.match_keywords or [])} keyword(s)"
+
+    def save_object(self, obj: Rule, request: HttpRequest) -> None:
+        """Save the rule with an audit entry."""
+        configuration.rule_save(rule=obj, by=request.user)
+
+    def delete_object(self, obj: Rule, request: HttpRequest) -> None:
+        """Delete the rule with an audit entry."""
+        configuration.rule_delete(rule=obj, by=request.user)
+
+
+@admin.register(Fact)
+class FactAdmin(_ConfiguredAdmin):
+    """What the assistant may know; private values stay masked in the list."""
+
+    form = FactForm
+    list_display = ["key", "shown_value", "private", "owner"]
+    list_filter = ["private"]
+    list_select_related = ["owner"]
+    search_fields = ["key"]
+    search_help_text = "Search by name (values are not searchable, so private ones stay private)."
+    raw_id_fields = ["owner"]
+
+    def get_fields(self, request: HttpRequest, obj: Fact | None = None) -> list[str]:
+        """The fact's fields, and its owner for a superuser."""
+        fields = ["key", "value", "private"]
+        return ["owner", *fields] if request.user.is_superuser else fields
+
+    @admin.display(description="value")
+    def shown_value(self, fact: Fact) -> str:
+        """Private values never appear in the list, even to the owner."""
+        return MASK if fact.private else Truncator(fact.value).chars(80)
+
+    def save_object(self, obj: Fact, request: HttpRequest) -> None:
+        """Save the fact with an audit entry (a private value is masked there)."""
+        configuration.fact_save(fact=obj, by=request.user)
+
+    def delete_object(self, obj: Fact, request: HttpRequest) -> None:
+        """Delete the fact with an audit entry."""
+        configuration.fact_delete(fact=obj, by=request.user)
+
+
+@admin.register(OwnerSettings)
+class OwnerSettingsAdmin(_ConfiguredAdmin):
+    """How much each owner delegates, and where they are told when something needs them."""
+
+    form = OwnerSettingsForm
+    list_display = [
+        "__str__",
+        "approval_mode",
+        "confidence_threshold",
+        "notify_email",
+        "notify_whatsapp",
+        "owner",
+    ]
+    list_filter = ["approval_mode"]
+    list_select_related = ["owner"]
+    raw_id_fields = ["owner"]
+
+    def get_fields(self, request: HttpRequest, obj: OwnerSettings | None = None) -> list[str]:
+        """The settings, and their owner for a superuser."""
+        fields = ["approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp"]
+        return ["owner", *fields] if request.user.is_superuser else fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """One set of settings per owner: a staff owner adds theirs once."""
+        if not super().has_add_permission(request):
+            return False
+        return request.user.is_superuser or not OwnerSettings.objects.filter(owner=request.user).exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: OwnerSettings | None = None) -> bool:
+        """Settings are changed, not deleted."""
+        return False
+
+    def save_object(self, obj: OwnerSettings, request: HttpRequest) -> None:
+        """Save the settings with an audit entry."""
+        configuration.owner_settings_save(owner_settings=obj, by=request.user)
+
+    def delete_object(self, obj: OwnerSettings, request: HttpRequest) -> None:
+        """Never called: settings cannot be deleted."""
+        raise PermissionError("settings are not deleted")
+
+
+def _pretty(values: dict) -> str:
+    return format_html(
+        '<pre class="gk-json">{}</pre>', json.dumps(values, indent=2, ensure_ascii=False) if values else "—"
+    )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(RecordAdmin):
+    """Who did what and when: read-only, never added, changed or deleted from the admin."""
+
+    list_display = ["created_at", "actor", "action", "summary", "conversation_shown", "owner"]
+    list_filter = ["action", ("actor", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["actor", "owner", "conversation__contact", "conversation__account"]
+    search_fields = ["summary"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "actor",
+        "owner",
+        "action",
+        "summary",
+        "conversation_shown",
+        "draft",
+        "before_shown",
+        "after_shown",
+    ]
+    readonly_fields = fields
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        """The owner column only for a superuser."""
+        columns = list(super().get_list_display(request))
+        return columns if request.user.is_superuser else [c for c in columns if c != "owner"]
+
+    @admin.display(description="conversation")
+    def conversation_shown(self, entry: AuditEntry) -> str:
+        """A link to the conversation the entry is about, if any."""
+        if entry.conversation_id is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', conversation_url(entry.conversation_id), entry.conversation)
+
+    @admin.display(description="before")
+    def before_shown(self, entry: AuditEntry) -> str:
+        """The values before the change."""
+        return _pretty(entry.before)
+
+    @admin.display(description="after")
+    def after_shown(self, entry: AuditEntry) -> str:
+        """The values after the change."""
+        return _pretty(entry.after)

@@ -1,0 +1,238 @@
+"""WhatsApp's 24-hour customer-service window: whether a free-form reply may still go out, and what instead.
+
+WhatsApp accepts free-form messages only within 24 hours of the contact's last message;
+after that only a pre-approved template gets through (Meta answers 131047, Twilio 63016).
+The window is tracked per conversation from `Conversation.last_inbound_at`. Once it has
+closed, Gatekeeper never attempts a free-form send: it tells the owner why and offers the
+channel account's re-engagement template as a draft (`Draft.kind = template`), which waits
+for the owner's approval and is sent through the same approve service as any reply.
+
+Nothing here sends: approving a template draft queues it (`conversations.sending`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from conversations import guards
+from conversations.escalation import escalate
+from conversations.models import (
+    ChannelAccount,
+    Conversation,
+    Draft,
+    DraftKind,
+    DraftStatus,
+    EscalationReason,
+    Provider,
+)
+
+#: How long after the contact's last message a free-form reply is allowed (WhatsApp's rule).
+WINDOW = timedelta(hours=24)
+#: Channels whose transport is WhatsApp, whichever company delivers it.
+WINDOWED_PROVIDERS = frozenset({Provider.WHATSAPP, Provider.TWILIO})
+#: The name the window check carries among a draft's guards, and the error code of a message
+#: Gatekeeper refused to attempt (the providers' own codes are 131047 and 63016).
+GUARD = "window_closed"
+CLOSED_CODE = "window_closed"
+
+TEMPLATE_DECISION = (
+    "held: a re-engagement template always waits for your approval "
+    "(it starts a new, business-initiated WhatsApp conversation)"
+)
+#: Template drafts still in play: a second one is never offered while one of these exists.
+_LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
+#: A template draft answers no inbound turn, so it takes a `Draft.answers_through` slot above any
+#: message id: it never blocks the draft job's slot for a real message, and no newer message id
+#: marks it stale (it is withdrawn instead once the contact writes again).
+TEMPLATE_SLOT_BASE = 2**62
+
+
+class ReengagementRefused(Exception):
+    """The conversation cannot be re-engaged with a template now; the message says why."""
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """Where a conversation stands with the window, for the dashboard and the API."""
+
+    applies: bool
+    open: bool
+    last_inbound_at: datetime | None
+    closes_at: datetime | None
+    template: str
+    language: str
+
+    @property
+    def template_configured(self) -> bool:
+        """Whether the channel account names a re-engagement template."""
+        return bool(self.template)
+
+
+def applies_to(account: ChannelAccount) -> bool:
+    """Whether the account's channel has a messaging window (WhatsApp does; web chat does not)."""
+    return account.provider in WINDOWED_PROVIDERS
+
+
+def closes_at(conversation: Conversation) -> datetime | None:
+    """When free-form replies stop being allowed; None when the contact never wrote."""
+    if conversation.last_inbound_at is None:
+        return None
+    return conversation.last_inbound_at + WINDOW
+
+
+def is_open(conversation: Conversation, *, now: datetime | None = None) -> bool:
+    """Whether a free-form reply may go out now (always, on channels without a window)."""
+    if not applies_to(conversation.account):
+        return True
+    closing = closes_at(conversation)
+    return closing is not None and (now or timezone.now()) < closing
+
+
+def window_state(conversation: Conversation, *, now: datetime | None = None) -> WindowState:
+    """The conversation's window and the template that could reopen it, in one read."""
+    account = conversation.account
+    applies = applies_to(account)
+    return WindowState(
+        applies=applies,
+        open=is_open(conversation, now=now),
+        last_inbound_at=conversation.last_inbound_at,
+        closes_at=closes_at(conversation) if applies else None,
+        template=account.reengagement_template.strip() if applies else "",
+        language=account.reengagement_language.strip() if applies else "",
+    )
+
+
+def closed_detail(conversation: Conversation) -> str:
+    """Why a free-form reply cannot reach the contact, in words the owner reads in the dashboard."""
+    contact = conversation.contact
+    closing = closes_at(conversation)
+    if closing is None:
+        return (
+            f"{contact} has never written to this WhatsApp number, so no 24-hour window is open: "
+            "only an approved template can reach them."
+        )
+    return (
+        f"WhatsApp's 24-hour window closed at {_when(closing)} ({contact} last wrote at "
+        f"{_when(conversation.last_inbound_at)}): a free-form reply can no longer reach them, "
+        "only an approved template can, until they write again."
+    )
+
+
+def closed_findings(conversation: Conversation, *, now: datetime | None = None) -> list[guards.Finding]:
+    """A guard finding that holds and escalates a reply when the window has closed, else nothing."""
+    if is_open(conversation, now=now):
+        return []
+    return [guards.Finding(guard=GUARD, effect=guards.ESCALATE, words=(), detail=closed_detail(conversation))]
+
+
+def template_description(account: ChannelAccount) -> str:
+    """How a re-engagement template is shown as a draft's and a message's text."""
+    template = account.reengagement_template.strip()
+    if account.provider == Provider.TWILIO:
+        return f"Re-engagement template {template} (Twilio Content SID)"
+    language = account.reengagement_language.strip() or "en_US"
+    return f"Re-engagement template “{template}” ({language})"
+
+
+def offer_reengagement(conversation: Conversation) -> Draft | None:
+    """The conversation's live template draft, created pending if there is none; None without a template.
+
+    Called inside the caller's transaction (a failed send, a held reply, the owner's request);
+    the conversation row is locked so two callers never offer two templates.
+    """
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("account", "contact")
+            .get(pk=conversation.pk)
+        )
+        account = conversation.account
+        if not applies_to(account) or not account.reengagement_template.strip():
+            return None
+        live = conversation.drafts.filter(kind=DraftKind.TEMPLATE, status__in=_LIVE).order_by("id").first()
+        if live is not None:
+            return live
+        taken = conversation.drafts.filter(answers_through__gte=TEMPLATE_SLOT_BASE)
+        highest = taken.aggregate(highest=Max("answers_through"))["highest"] or TEMPLATE_SLOT_BASE
+        return Draft.objects.create(
+            conversation=conversation,
+            kind=DraftKind.TEMPLATE,
+            status=DraftStatus.PENDING,
+            text=template_description(account),
+            category=conversation.category,
+            confidence=1.0,
+            reason=closed_detail(conversation),
+            decision=TEMPLATE_DECISION,
+            answers_through=highest + 1,
+        )
+
+
+def report_window_closed(conversation: Conversation, *, detail: str, offer: bool = True) -> Draft | None:
+    """Tell the owner a reply cannot go out free-form, and offer the template (unless it was the template)."""
+    draft = offer_reengagement(conversation) if offer else None
+    escalate(
+        conversation,
+        reason=EscalationReason.WINDOW_CLOSED,
+        detail=f"{detail} {_next_step(conversation.account, draft, offered=offer)}".strip(),
+    )
+    return draft
+
+
+def withdraw_offers(conversation: Conversation) -> int:
+    """Withdraw pending template drafts once the contact wrote again (the window is open: reply normally)."""
+    return conversation.drafts.filter(kind=DraftKind.TEMPLATE, status=DraftStatus.PENDING).update(
+        status=DraftStatus.WITHDRAWN, decided_at=timezone.now()
+    )
+
+
+def conversation_reengage(*, conversation_id: int) -> tuple[Draft, bool]:
+    """The owner asks to reach a contact whose window closed: the template draft to approve, and whether it is new.
+
+    Refused on channels without a window, while the window is open (a normal reply works),
+    and when the channel account names no template.
+    """
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("account", "contact")
+            .get(pk=conversation_id)
+        )
+        account = conversation.account
+        if not applies_to(account):
+            raise ReengagementRefused("Only WhatsApp conversations have a 24-hour window to reopen.")
+        if is_open(conversation):
+            raise ReengagementRefused(
+                f"The 24-hour window is open until {_when(closes_at(conversation))}: reply normally."
+            )
+        if not account.reengagement_template.strip():
+            raise ReengagementRefused(
+                f"{account} has no re-engagement template: set one on the channel account "
+                "(a Meta template name and language, or a Twilio Content SID)."
+            )
+        existed = conversation.drafts.filter(kind=DraftKind.TEMPLATE, status__in=_LIVE).exists()
+        draft = offer_reengagement(conversation)
+        if draft is None:  # cannot happen under this lock; kept so the contract holds if it ever does
+            raise ReengagementRefused(f"{account} has no re-engagement template.")
+        return draft, not existed
+
+
+def _next_step(account: ChannelAccount, draft: Draft | None, *, offered: bool) -> str:
+    if draft is not None and draft.status == DraftStatus.PENDING:
+        return f"Approve the re-engagement template draft #{draft.pk} to reach them."
+    if draft is not None:
+        return f"The re-engagement template (draft #{draft.pk}) is already on its way."
+    if offered and applies_to(account):
+        return (
+            f"Set a re-engagement template on {account} (a Meta template name and language, or a "
+            "Twilio Content SID) to reach them, or wait until they write again."
+        )
+    return ""
+
+
+def _when(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z") if moment else "an unknown time"
