@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint clean bench
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,9 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var
+
+# Measure the production stack on loopback (PostgreSQL db gk_bench and Redis db 5 on this machine):
+# writes BENCHMARKS.md and bench/results/latency.png. About 10 minutes.
+bench: install
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(PY) -m bench.run

@@ -61,8 +61,8 @@ def conversation_of(length: int) -> Conversation:
         Message.objects.filter(conversation=conversation).order_by("-id").values_list("id", flat=True)[:2]
     )
     conversation.handled_through = ids[1]
-    conversation.reply_due_at = timezone.now()
-    conversation.save(update_fields=["handled_through", "reply_due_at"])
+    conversation.reply_due_at = conversation.last_inbound_at = timezone.now()
+    conversation.save(update_fields=["handled_through", "reply_due_at", "last_inbound_at"])
     return conversation
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import resource
@@ -198,46 +199,71 @@ def _delegate(base: str, token: str) -> None:
 # -- the client ------------------------------------------------------------------------------------
 
 
-async def open_socket(session: aiohttp.ClientSession, base: str) -> aiohttp.ClientWebSocketResponse:
+class Socket:
+    """A visitor's socket, read all the time (as a browser does) so the server's pings are answered."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.frames: asyncio.Queue[dict] = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:  # aiohttp answers pings while iterating
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.frames.put_nowait(json.loads(message.data))
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed or self.reader.done()
+
+    async def send(self, frame: dict) -> None:
+        await self.ws.send_json(frame)
+
+    async def until(self, wanted, timeout: float = 30.0) -> dict:
+        """The first frame, from now on, that `wanted` accepts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = await asyncio.wait_for(self.frames.get(), max(0.01, deadline - time.monotonic()))
+            if wanted(frame):
+                return frame
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+
+
+async def open_socket(session: aiohttp.ClientSession, base: str) -> Socket:
     """A new visitor's socket, once its history frame has arrived."""
     url = f"{base.replace('http', 'ws', 1)}/ws/chat/{SLUG}/"
-    ws = await asyncio.wait_for(session.ws_connect(url, origin=base), 30)
-    frame = await ws.receive_json(timeout=30)
-    assert frame["type"] == "history", frame
-    return ws
-
-
-async def until(ws: aiohttp.ClientWebSocketResponse, wanted, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = await ws.receive_json(timeout=max(0.01, deadline - time.monotonic()))
-        if wanted(frame):
-            return frame
+    chat = Socket(await asyncio.wait_for(session.ws_connect(url, origin=base), 30))
+    await chat.until(lambda frame: frame["type"] == "history")
+    return chat
 
 
 async def round_trip(session: aiohttp.ClientSession, base: str) -> tuple[float, float]:
     """Seconds from sending to the echo, and to the assistant's reply, for a new visitor."""
-    ws = await open_socket(session, base)
+    chat = await open_socket(session, base)
     try:
         client_id = uuid.uuid4().hex
         start = time.perf_counter()
-        await ws.send_json({"type": "message", "text": BILL, "client_id": client_id})
-        await until(ws, lambda f: f["type"] == "message" and f.get("client_id") == client_id)
+        await chat.send({"type": "message", "text": BILL, "client_id": client_id})
+        await chat.until(lambda f: f["type"] == "message" and f.get("client_id") == client_id)
         echo = time.perf_counter() - start
-        await until(ws, lambda f: f["type"] == "message" and f["author"] == "assistant")
+        await chat.until(lambda f: f["type"] == "message" and f["author"] == "assistant")
         return echo, time.perf_counter() - start
     finally:
-        await ws.close()
+        await chat.close()
 
 
-async def echo_time(ws: aiohttp.ClientWebSocketResponse) -> float | None:
+async def echo_time(chat: Socket) -> float | None:
     """Seconds until a held socket echoes a message; None when it no longer answers."""
     client_id = uuid.uuid4().hex
     start = time.perf_counter()
     try:
-        await ws.send_json({"type": "message", "text": "still there?", "client_id": client_id})
-        await until(ws, lambda f: f["type"] == "message" and f.get("client_id") == client_id, timeout=10)
-    except (aiohttp.ClientError, TimeoutError, RuntimeError):
+        await chat.send({"type": "message", "text": "still there?", "client_id": client_id})
+        await chat.until(lambda f: f["type"] == "message" and f.get("client_id") == client_id, timeout=10)
+    except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+        print(f"  echo failed after {time.perf_counter() - start:.1f}s: {exc!r}", flush=True)
         return None
     return time.perf_counter() - start
 
@@ -255,7 +281,7 @@ async def measure_round_trips(session, base: str, count: int) -> list[tuple[floa
 
 async def hold(session, stack: Stack, max_sockets: int, step: int, sample: int) -> tuple[list, list]:
     """Open sockets step by step; stop at the first step that fails or slows down badly."""
-    held: list[aiohttp.ClientWebSocketResponse] = []
+    held: list[Socket] = []
     rows = []
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 

@@ -11,6 +11,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,10 +46,19 @@ class JobBackend:
 class RQBackend(JobBackend):
     """RQ on Redis; delayed jobs need a worker started with `--with-scheduler`."""
 
-    def _queue(self):
-        import django_rq
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._cached_queue = None
+        self._cached_pid = 0
 
-        return django_rq.get_queue(self.options.get("queue", "default"))
+    def _queue(self):
+        """One queue (one Redis connection pool) per process: django_rq builds a new client on every call."""
+        if self._cached_queue is None or self._cached_pid != os.getpid():
+            import django_rq
+
+            self._cached_queue = django_rq.get_queue(self.options.get("queue", "default"))
+            self._cached_pid = os.getpid()
+        return self._cached_queue
 
     def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
         queue = self._queue()

@@ -95,7 +95,7 @@ class ChannelAccount(models.Model):
         constraints = [models.UniqueConstraint(fields=["provider", "address"], name="unique_account_address")]
 
     def __str__(self) -> str:
-        return f"{self.get_provider_display()} {self.name or self.address}"
+        return self.name or f"{self.get_provider_display()} {self.address}"
 
 
 class Category:

@@ -53,6 +53,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         opened = await database_sync_to_async(chat.open_chat)(slug, visitor, returning=known is not None)
         if opened is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = ""
             await self.send_frame(
                 ChatError("unknown_chat", f"There is no chat called {slug!r}.", status=404).as_frame()
             )
@@ -101,7 +103,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def webchat_refresh(self, event: dict) -> None:
         """Something changed in the conversation: send whatever visible message is not shown yet."""
-        if event.get("from") == self.channel_name:
+        if event.get("from") == self.channel_name or self.account is None:
             return
         messages = await database_sync_to_async(chat.latest_messages)(self.account.id, self.visitor, limit=50)
         await self.send_new(messages)

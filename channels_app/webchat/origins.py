@@ -12,8 +12,11 @@ from urllib.parse import urlparse, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from django.conf import settings
+from django.http.request import validate_host
 
 from channels_app.webchat import chat
+from conversations.models import ChannelAccount
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SOCKET_PATH = re.compile(r"^/ws/chat/(?P<slug>[^/]+)/$")
@@ -42,6 +45,23 @@ def account_allows(account: chat.ChatAccount, origin: str) -> bool:
     return wanted is not None and any(
         normalize_origin(allowed) == wanted for allowed in account.allowed_origins
     )
+
+
+def from_this_site(origin: str) -> bool:
+    """Whether the origin is one of this server's own hosts (ALLOWED_HOSTS), as for the socket."""
+    try:
+        host = urlsplit(origin.strip()).hostname
+    except ValueError:
+        return False
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
+def any_account_allows(origin: str) -> bool:
+    """Whether some web-chat account allowed this site (a CORS preflight does not say which account)."""
+    lists = ChannelAccount.objects.filter(provider=chat.PROVIDER).values_list("allowed_origins", flat=True)
+    sites = [allowed for listed in lists if isinstance(listed, list) for allowed in listed]
+    wanted = normalize_origin(origin)
+    return wanted is not None and any(normalize_origin(str(site)) == wanted for site in sites)
 
 
 def frame_ancestors(account: chat.ChatAccount) -> str:

@@ -75,7 +75,8 @@ def _cors(request: HttpRequest, response: HttpResponse, account: chat.ChatAccoun
     """Let an allowed site's page read the answer; everyone else gets no CORS headers."""
     origin = request.headers.get("Origin", "")
     response["Vary"] = "Origin"
-    if origin and (account is None or origins.account_allows(account, origin)):
+    allowed = origins.account_allows(account, origin) if account else origins.any_account_allows(origin)
+    if origin and allowed:
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Content-Type"
@@ -94,10 +95,14 @@ def _visitor(account: chat.ChatAccount, token: object, *, required: bool) -> Vis
     return visitor
 
 
-def _account(slug: object) -> chat.ChatAccount:
+def _account(request: HttpRequest, slug: object) -> chat.ChatAccount:
+    """The chat named in the request; a browser on a site the owner did not allow is refused."""
     account = chat.find_account(slug) if isinstance(slug, str) else None
     if account is None:
         raise ChatError("unknown_chat", "There is no chat with that name.", status=404)
+    origin = request.headers.get("Origin", "")
+    if origin and not (origins.from_this_site(origin) or origins.account_allows(account, origin)):
+        raise ChatError("origin_not_allowed", "This site may not use this chat.", status=403)
     return account
 
 
@@ -112,10 +117,10 @@ def webchat_api(request: HttpRequest) -> HttpResponse:
     try:
         if request.method == "POST":
             data = _post_body(request)
-            account = _account(data.get("account"))
+            account = _account(request, data.get("account"))
             response = _post(request, account, data)
         else:
-            account = _account(request.GET.get("account"))
+            account = _account(request, request.GET.get("account"))
             response = _list(request, account)
     except ChatError as refused:
         response = _error(refused)

@@ -18,7 +18,6 @@ class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[(APPROVE, "Approve"), (SAVE, "Save text"), (REJECT, "Reject")])
     text = forms.CharField(required=False, strip=True)
     seen_through = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
-    next = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_text(self) -> str:
         """The reply with normalised line endings."""

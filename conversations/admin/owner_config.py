@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -270,7 +271,7 @@ class OwnerSettingsAdmin(_ConfiguredAdmin):
 
     def delete_object(self, obj: OwnerSettings, request: HttpRequest) -> None:
         """Never called: settings cannot be deleted."""
-        raise PermissionError("settings are not deleted")
+        raise PermissionDenied("Settings are changed, not deleted.")
 
 
 def _pretty(values: dict) -> str:
@@ -300,6 +301,9 @@ class AuditEntryAdmin(RecordAdmin):
         "after_shown",
     ]
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ["conversations/review.css"]}
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         """The owner column only for a superuser."""

@@ -103,6 +103,9 @@ class DraftAdmin(OwnerScopedAdmin):
     actions = ["approve_selected", "reject_selected"]
     change_form_template = "admin/conversations/draft/change_form.html"
 
+    class Media:
+        css = {"all": ["conversations/review.css"]}
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Draft]:
         """The owner's drafts with staleness, threshold and the conversation, in one query per page."""
         return selectors.for_review(super().get_queryset(request))
@@ -366,6 +369,10 @@ class ConversationAdmin(OwnerScopedAdmin):
     search_help_text = "Search contacts by name or number, and everything that was written."
     actions = ["take_over_selected", "release_selected"]
     change_form_template = "admin/conversations/conversation/change_form.html"
+
+    class Media:
+        css = {"all": ["conversations/review.css"]}
+        js = ["conversations/review.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         """The owner's conversations with their pending-draft count and urgency (ordered once annotated)."""

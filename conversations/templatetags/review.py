@@ -195,7 +195,9 @@ def review_first(app_list: list[dict]) -> list[dict]:
 @register.filter
 def policy_reasons(draft: Draft) -> list[str]:
     """The policy's reasons for holding the draft, minus the guards (they are listed on their own)."""
-    return [reason for reason in (draft.decision or "").split("; ") if reason and not reason.startswith("guard ")]
+    return [
+        reason for reason in (draft.decision or "").split("; ") if reason and not reason.startswith("guard ")
+    ]
 
 
 @register.filter

@@ -49,7 +49,9 @@ def b_rows(bob, make_conversation, make_draft) -> dict:
         bob, contact_name="Bobs Bank Ltd", contact_address="4420000000000", category="bob-only-category"
     )
     draft = make_draft(conversation, text="Bob's private reply")
-    decided = Draft.objects.create(conversation=conversation, text="Bob's private reply, rejected", answers_through=0)
+    decided = Draft.objects.create(
+        conversation=conversation, text="Bob's private reply, rejected", answers_through=0
+    )
     draft_reject(draft_id=decided.pk, by=bob)
     AuditEntry.objects.filter(owner=bob).update(summary="Bob decided")
     return {
@@ -110,7 +112,9 @@ def test_another_owners_rows_never_appear_in_lists_filters_or_the_queue(alice, a
         everything = "?status=all" if model_name == "draft" else ""
         pages[model_name] = client.get(reverse(f"admin:{app}_{name}_changelist") + everything)
     pages["draft search"] = client.get(reverse("admin:conversations_draft_changelist") + "?status=all&q=Bob")
-    pages["conversation search"] = client.get(reverse("admin:conversations_conversation_changelist") + "?q=Bob")
+    pages["conversation search"] = client.get(
+        reverse("admin:conversations_conversation_changelist") + "?q=Bob"
+    )
 
     for page_name, response in pages.items():
         assert response.status_code == 200, page_name
@@ -145,10 +149,15 @@ def test_posting_to_another_owners_rows_changes_nothing(alice, b_rows, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         answers = {
             "decide": client.post(
-                reverse("admin:conversations_draft_decide", args=[draft.pk]), {"decision": "approve", "text": "hijack"}
+                reverse("admin:conversations_draft_decide", args=[draft.pk]),
+                {"decision": "approve", "text": "hijack"},
             ).status_code,
-            "take over": client.post(reverse("admin:conversations_conversation_take_over", args=[conversation.pk])).status_code,
-            "release": client.post(reverse("admin:conversations_conversation_release", args=[conversation.pk])).status_code,
+            "take over": client.post(
+                reverse("admin:conversations_conversation_take_over", args=[conversation.pk])
+            ).status_code,
+            "release": client.post(
+                reverse("admin:conversations_conversation_release", args=[conversation.pk])
+            ).status_code,
             "reply": client.post(
                 reverse("admin:conversations_conversation_reply", args=[conversation.pk]), {"text": "hijack"}
             ).status_code,
@@ -157,7 +166,8 @@ def test_posting_to_another_owners_rows_changes_nothing(alice, b_rows, django_ca
                 {"category": "stolen", "action": "auto"},
             ).status_code,
             "fact": client.post(
-                reverse("admin:conversations_fact_change", args=[b_rows["fact"].pk]), {"key": "k", "value": "leaked"}
+                reverse("admin:conversations_fact_change", args=[b_rows["fact"].pk]),
+                {"key": "k", "value": "leaked"},
             ).status_code,
             "settings": client.post(
                 reverse("admin:conversations_ownersettings_change", args=[b_rows["ownersettings"].pk]),
@@ -183,7 +193,9 @@ def test_posting_to_another_owners_rows_changes_nothing(alice, b_rows, django_ca
             ("conversations_rule_changelist", "delete_selected", b_rows["rule"].pk),
             ("conversations_fact_changelist", "delete_selected", b_rows["fact"].pk),
         ]:
-            client.post(reverse(f"admin:{changelist}"), {"action": action, "_selected_action": [pk], "post": "yes"})
+            client.post(
+                reverse(f"admin:{changelist}"), {"action": action, "_selected_action": [pk], "post": "yes"}
+            )
 
     assert all(code in (302, 403, 404) for code in answers.values()), answers
     draft.refresh_from_db()
@@ -216,7 +228,13 @@ def test_new_rows_of_a_staff_owner_belong_to_them(alice, bob):
     page = client.get(reverse("admin:conversations_rule_add")).content.decode()
     response = client.post(
         reverse("admin:conversations_rule_add"),
-        {"category": "bank", "action": "draft", "owner": bob.pk, "match_senders": "", "match_keywords": "pix\nboleto"},
+        {
+            "category": "bank",
+            "action": "draft",
+            "owner": bob.pk,
+            "match_senders": "",
+            "match_keywords": "pix\nboleto",
+        },
     )
 
     assert 'name="owner"' not in page
@@ -241,7 +259,9 @@ def test_a_duplicate_category_is_a_form_error_not_a_crash(alice):
 def test_another_owner_may_use_the_same_category(alice, bob):
     Rule.objects.create(owner=bob, category="bank")
 
-    response = logged_in(alice).post(reverse("admin:conversations_rule_add"), {"category": "bank", "action": "draft"})
+    response = logged_in(alice).post(
+        reverse("admin:conversations_rule_add"), {"category": "bank", "action": "draft"}
+    )
 
     assert response.status_code == 302
     assert Rule.objects.filter(category="bank").count() == 2

@@ -23,7 +23,9 @@ def provider_writes(conversation, text: str = "Hello? Anyone?") -> Message:
     )
 
 
-def test_a_stale_draft_is_a_409_naming_the_message_to_confirm(client_a, draft_a, django_capture_on_commit_callbacks):
+def test_a_stale_draft_is_a_409_naming_the_message_to_confirm(
+    client_a, draft_a, django_capture_on_commit_callbacks
+):
     newer = provider_writes(draft_a.conversation)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -80,7 +82,9 @@ def test_an_owner_reply_after_the_draft_also_makes_it_stale(client_a, draft_a):
     assert "1 reply(ies) you wrote by hand" in response.json()["detail"]
 
 
-def test_drafts_say_whether_they_are_stale_and_who_decided(client_a, owner_a, draft_a, make_conversation, make_draft):
+def test_drafts_say_whether_they_are_stale_and_who_decided(
+    client_a, owner_a, draft_a, make_conversation, make_draft
+):
     decided = make_draft(make_conversation(owner_a, contact_address="5511000000001"))
     client_a.post(f"/api/drafts/{decided.pk}/reject")
     provider_writes(draft_a.conversation)
@@ -113,5 +117,7 @@ def test_the_schema_documents_staleness_and_the_permission(client):
 
     assert "seen_through" in body
     assert {"403", "409"} <= set(approve["responses"])
-    assert approve["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/DraftRefused")
+    assert approve["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/DraftRefused"
+    )
     assert "stale" in schema["components"]["schemas"]["Draft"]["properties"]

@@ -28,7 +28,12 @@ CONFIG = SchemathesisConfig.from_dict(
     {
         "seed": SEED,
         "suppress-health-check": ["all"],
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "mode": "all", "database": "none"},
+        "generation": {
+            "max-examples": MAX_EXAMPLES,
+            "deterministic": True,
+            "mode": "all",
+            "database": "none",
+        },
         "phases": {
             "examples": {"enabled": False},
             "coverage": {"enabled": False},

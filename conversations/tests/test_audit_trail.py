@@ -52,7 +52,11 @@ def test_api_decisions_are_recorded_with_actor_and_time(
     assert set(AuditEntry.objects.values_list("actor", "owner")) == {(owner_a.pk, owner_a.pk)}
     assert all(entry.created_at >= before for entry in AuditEntry.objects.all())
     edit = AuditEntry.objects.get(action=AuditAction.EDIT)
-    assert (edit.before, edit.after, edit.draft_id) == ({"text": "No, thank you."}, {"text": "No thanks."}, edited.pk)
+    assert (edit.before, edit.after, edit.draft_id) == (
+        {"text": "No, thank you."},
+        {"text": "No thanks."},
+        edited.pk,
+    )
     reply = AuditEntry.objects.get(action=AuditAction.MANUAL_REPLY)
     assert reply.after["text"] == "Call me."
 
@@ -72,10 +76,14 @@ def test_taking_over_says_how_many_drafts_were_withdrawn(client_a, conversation_
 
 def test_api_settings_rule_and_fact_changes_are_recorded(client_a, owner_a):
     client_a.patch("/user-settings/", {"approval_mode": "always"}, format="json")
-    rule = client_a.post("/user-settings/rules/", {"category": "bank", "action": "draft"}, format="json").json()
+    rule = client_a.post(
+        "/user-settings/rules/", {"category": "bank", "action": "draft"}, format="json"
+    ).json()
     client_a.patch(f"/user-settings/rules/{rule['id']}/", {"action": "auto"}, format="json")
     client_a.delete(f"/user-settings/rules/{rule['id']}/")
-    fact = client_a.post("/user-settings/facts/", {"key": "city", "value": "Porto", "private": False}, format="json")
+    fact = client_a.post(
+        "/user-settings/facts/", {"key": "city", "value": "Porto", "private": False}, format="json"
+    )
 
     assert entries() == [
         (AuditAction.SETTINGS, "Changed settings: approval_mode"),
@@ -97,7 +105,9 @@ def test_api_settings_rule_and_fact_changes_are_recorded(client_a, owner_a):
 
 def test_a_private_fact_value_never_enters_the_trail(client_a):
     created = client_a.post(
-        "/user-settings/facts/", {"key": "card", "value": "4111 1111 1111 1111", "private": True}, format="json"
+        "/user-settings/facts/",
+        {"key": "card", "value": "4111 1111 1111 1111", "private": True},
+        format="json",
     ).json()
     client_a.patch(f"/user-settings/facts/{created['id']}/", {"value": "5500 0000 0000 0004"}, format="json")
     client_a.patch(f"/user-settings/facts/{created['id']}/", {"private": False}, format="json")
@@ -130,7 +140,9 @@ def test_admin_settings_rule_and_fact_changes_are_recorded(client_alice, alice):
         reverse("admin:conversations_rule_add"),
         {"category": "bank", "action": "escalate", "match_keywords": "pix"},
     )
-    client_alice.post(reverse("admin:conversations_fact_add"), {"key": "pin", "value": "9876", "private": "on"})
+    client_alice.post(
+        reverse("admin:conversations_fact_add"), {"key": "pin", "value": "9876", "private": "on"}
+    )
     fact = Fact.objects.get(key="pin")
     client_alice.post(reverse("admin:conversations_fact_delete", args=[fact.pk]), {"post": "yes"})
 
@@ -157,7 +169,9 @@ def test_bulk_deleting_rules_records_each(client_alice, alice):
     assert sorted(summary for _, summary in entries()) == ["Deleted rule 'bank'", "Deleted rule 'spam'"]
 
 
-def test_the_trail_cannot_be_added_changed_or_deleted_from_the_admin(client_alice, alice, client_a, conversation_a):
+def test_the_trail_cannot_be_added_changed_or_deleted_from_the_admin(
+    client_alice, alice, client_a, conversation_a
+):
     client_a.post(f"/api/conversations/{conversation_a.pk}/takeover")
     entry = AuditEntry.objects.get()
     AuditEntry.objects.filter(pk=entry.pk).update(owner=alice)
@@ -166,7 +180,9 @@ def test_the_trail_cannot_be_added_changed_or_deleted_from_the_admin(client_alic
     change = client_alice.post(
         reverse("admin:conversations_auditentry_change", args=[entry.pk]), {"summary": "rewritten"}
     )
-    delete = client_alice.post(reverse("admin:conversations_auditentry_delete", args=[entry.pk]), {"post": "yes"})
+    delete = client_alice.post(
+        reverse("admin:conversations_auditentry_delete", args=[entry.pk]), {"post": "yes"}
+    )
     view = client_alice.get(reverse("admin:conversations_auditentry_change", args=[entry.pk]))
     changelist = client_alice.get(reverse("admin:conversations_auditentry_changelist")).content.decode()
 
@@ -182,13 +198,18 @@ def test_the_conversation_page_shows_who_did_what(client_alice, alice, make_conv
     conversation = make_conversation(alice)
     draft = make_draft(conversation)
     client_alice.post(
-        reverse("admin:conversations_draft_decide", args=[draft.pk]), {"decision": "save", "text": "Edited reply"}
+        reverse("admin:conversations_draft_decide", args=[draft.pk]),
+        {"decision": "save", "text": "Edited reply"},
     )
     client_alice.post(reverse("admin:conversations_conversation_take_over", args=[conversation.pk]))
 
-    page = client_alice.get(reverse("admin:conversations_conversation_change", args=[conversation.pk])).content.decode()
+    page = client_alice.get(
+        reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    ).content.decode()
     history = page[page.index('class="gk-history"') :]
 
-    assert history.index("Took the conversation over") < history.index(f"Edited draft #{draft.pk}"), "newest first"
+    assert history.index("Took the conversation over") < history.index(f"Edited draft #{draft.pk}"), (
+        "newest first"
+    )
     assert "<strong>carol</strong>" in history
     assert "<del>No, thank you.</del>" in history and "<ins>Edited reply</ins>" in history

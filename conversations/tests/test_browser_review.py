@@ -15,17 +15,22 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import pytest
 
 from channels_app.testing.graph_api import GraphAPIStandIn
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
 
@@ -77,16 +82,16 @@ SCRIPT = [
 
 pytestmark = pytest.mark.slow
 
+T = TypeVar("T")
+
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _wait_for(predicate, *, timeout: float = 20.0, what: str):  # noqa: ANN001, ANN202
+def _wait_for(predicate: Callable[[], T], *, timeout: float = 20.0, what: str) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
@@ -209,7 +214,7 @@ def _seed(server: Server) -> dict:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     """Headless Debian Chromium through playwright (never a downloaded browser)."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}")

@@ -77,7 +77,11 @@ def test_approving_queues_the_send_only_when_the_transaction_commits(
     draft.refresh_from_db()
     assert (draft.status, draft.decided_by) == (DraftStatus.APPROVED, alice)
     queued = Message.objects.get(draft=draft)
-    assert (queued.direction, queued.author, queued.status) == (Direction.OUT, Author.ASSISTANT, MessageStatus.QUEUED)
+    assert (queued.direction, queued.author, queued.status) == (
+        Direction.OUT,
+        Author.ASSISTANT,
+        MessageStatus.QUEUED,
+    )
     assert len(callbacks) == 1
     callbacks[0]()
     assert [(job.path, job.args) for job in jobs.recorded] == [(SEND_JOB, (draft.conversation_id,))]
@@ -100,7 +104,9 @@ def test_approved_drafts_go_out_through_the_job_queue_and_show_as_sent(
     assert 'class="gk-delivery gk-delivery-sent"' in page.content.decode()
 
 
-def test_deciding_needs_the_approval_permission(make_conversation, make_draft, django_capture_on_commit_callbacks):
+def test_deciding_needs_the_approval_permission(
+    make_conversation, make_draft, django_capture_on_commit_callbacks
+):
     editor = staff_owner("editor", without=("approve_draft",))
     draft = make_draft(make_conversation(editor))
     client = logged_in(editor)
@@ -119,7 +125,9 @@ def test_deciding_needs_the_approval_permission(make_conversation, make_draft, d
     assert draft.status == DraftStatus.PENDING
     assert not Message.objects.filter(direction=Direction.OUT).exists()
     assert jobs.recorded == []
-    page = client.get(reverse("admin:conversations_conversation_change", args=[draft.conversation_id])).content
+    page = client.get(
+        reverse("admin:conversations_conversation_change", args=[draft.conversation_id])
+    ).content
     assert b'value="approve"' not in page
     assert b"Can approve or reject drafts" in page
 
@@ -210,7 +218,9 @@ def test_a_message_arriving_after_the_page_was_read_makes_the_confirmation_too_o
     assert draft.status == DraftStatus.PENDING
 
 
-def test_approving_twice_sends_once(client_alice, draft, graph_api, run_jobs, django_capture_on_commit_callbacks):
+def test_approving_twice_sends_once(
+    client_alice, draft, graph_api, run_jobs, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         first = decide(client_alice, draft, "approve")
         second = decide(client_alice, draft, "approve")
@@ -244,7 +254,10 @@ def test_bulk_approve_sends_the_current_drafts_and_leaves_stale_ones_for_a_look(
     assert "1 draft(s) approved and queued for sending." in shown
     (warning,) = [m for m in shown if m.startswith(f"#{stale.pk}:")]
     assert "moved on since this draft was written" in warning
-    assert f'href="/admin/conversations/conversation/{stale.conversation_id}/change/#draft-{stale.pk}"' in warning
+    assert (
+        f'href="/admin/conversations/conversation/{stale.conversation_id}/change/#draft-{stale.pk}"'
+        in warning
+    )
 
 
 def test_bulk_reject_goes_through_the_service(client_alice, alice, draft):
@@ -276,7 +289,10 @@ def test_a_foreign_next_address_is_ignored(client_alice, draft, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         response = decide(client_alice, draft, "reject", next="https://evil.example/phish")
 
-    assert response["Location"] == f"/admin/conversations/conversation/{draft.conversation_id}/change/#draft-{draft.pk}"
+    assert (
+        response["Location"]
+        == f"/admin/conversations/conversation/{draft.conversation_id}/change/#draft-{draft.pk}"
+    )
 
 
 def test_take_over_reply_and_hand_back_from_the_conversation_page(
@@ -299,7 +315,11 @@ def test_take_over_reply_and_hand_back_from_the_conversation_page(
     reply = press("reply", text="I'll call you myself.")
     assert reply["Location"].endswith("#reply")
     sent = Message.objects.get(direction=Direction.OUT)
-    assert (sent.author, sent.text, sent.status) == (Author.OWNER, "I'll call you myself.", MessageStatus.QUEUED)
+    assert (sent.author, sent.text, sent.status) == (
+        Author.OWNER,
+        "I'll call you myself.",
+        MessageStatus.QUEUED,
+    )
     assert [job.path for job in jobs.recorded] == [SEND_JOB]
 
     press("release")

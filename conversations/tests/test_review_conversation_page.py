@@ -59,7 +59,9 @@ def plain(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def test_the_thread_shows_every_message_in_order_with_author_and_delivery(client_alice, alice, make_conversation):
+def test_the_thread_shows_every_message_in_order_with_author_and_delivery(
+    client_alice, alice, make_conversation
+):
     conversation = make_conversation(alice, contact_name="Acme Mobile", text="Your bill is ready.")
     rule = Rule.objects.create(owner=alice, category="cellphone_provider", action="draft")
     Conversation.objects.filter(pk=conversation.pk).update(rule=rule)
@@ -77,7 +79,9 @@ def test_the_thread_shows_every_message_in_order_with_author_and_delivery(client
     text = plain(page_of(client_alice, conversation))
 
     order = ["Your bill is ready.", "Thanks, noted.", "I'll call you tomorrow.", "Are you there?"]
-    assert [text.index(t.replace("'", "&#x27;")) for t in order] == sorted(text.index(t.replace("'", "&#x27;")) for t in order)
+    assert [text.index(t.replace("'", "&#x27;")) for t in order] == sorted(
+        text.index(t.replace("'", "&#x27;")) for t in order
+    )
     assert "Acme Mobile (provider)" in text
     assert "Assistant" in text and "Owner, by hand" in text
     assert "Read" in text and "Delivered" in text
@@ -107,7 +111,11 @@ def test_a_draft_shows_confidence_reason_and_every_guard_with_the_words_highligh
     page = page_of(client_alice, conversation)
     card = page[page.index(f'id="draft-{draft.pk}"') :]
 
-    assert re.findall(r'<mark class="gk-hit">([^<]+)</mark>', card)[:3] == ["I will pay", "4111 1111 1111 1111", "123456"]
+    assert re.findall(r'<mark class="gk-hit">([^<]+)</mark>', card)[:3] == [
+        "I will pay",
+        "4111 1111 1111 1111",
+        "123456",
+    ]
     text = plain(card)
     assert "confidence 55%" in text
     assert "The provider asked for payment." in text
@@ -118,11 +126,20 @@ def test_a_draft_shows_confidence_reason_and_every_guard_with_the_words_highligh
     assert "“4111111111111111”" not in text, "a private value is never listed, only highlighted in place"
 
 
-def test_a_code_request_is_highlighted_in_what_the_provider_wrote(client_alice, alice, make_conversation, make_draft):
+def test_a_code_request_is_highlighted_in_what_the_provider_wrote(
+    client_alice, alice, make_conversation, make_draft
+):
     conversation = make_conversation(alice, text="Please send the verification code we sent you.")
     make_draft(
         conversation,
-        guards=[{"guard": "code_request", "effect": "escalate", "words": ["send the verification code"], "detail": "x"}],
+        guards=[
+            {
+                "guard": "code_request",
+                "effect": "escalate",
+                "words": ["send the verification code"],
+                "detail": "x",
+            }
+        ],
     )
 
     page = page_of(client_alice, conversation)
@@ -130,7 +147,9 @@ def test_a_code_request_is_highlighted_in_what_the_provider_wrote(client_alice, 
     assert 'Please <mark class="gk-hit">send the verification code</mark> we sent you.' in page
 
 
-def test_a_stale_draft_is_marked_and_asks_for_a_fresh_look(client_alice, alice, make_conversation, make_draft):
+def test_a_stale_draft_is_marked_and_asks_for_a_fresh_look(
+    client_alice, alice, make_conversation, make_draft
+):
     conversation = make_conversation(alice)
     draft = make_draft(conversation)
     newer = add(conversation, "Hello? Please confirm.")
@@ -142,7 +161,9 @@ def test_a_stale_draft_is_marked_and_asks_for_a_fresh_look(client_alice, alice, 
     assert "Approve anyway: I read the newer messages" in card
     assert f'name="seen_through" value="{newer.pk}"' in card
     assert f'gk-draft-stale" id="draft-{draft.pk}"' in page
-    assert page.index(f'id="draft-{draft.pk}"') < page.index("Hello? Please confirm."), "in the order it happened"
+    assert page.index(f'id="draft-{draft.pk}"') < page.index("Hello? Please confirm."), (
+        "in the order it happened"
+    )
 
 
 def test_decided_drafts_show_who_decided_and_sent_ones_sit_under_their_message(
@@ -151,7 +172,11 @@ def test_decided_drafts_show_who_decided_and_sent_ones_sit_under_their_message(
     conversation = make_conversation(alice)
     rejected = make_draft(conversation, status=DraftStatus.REJECTED, decided_by=alice)
     sent = Draft.objects.create(
-        conversation=conversation, text="Sent reply.", status=DraftStatus.SENT, answers_through=0, confidence=0.9
+        conversation=conversation,
+        text="Sent reply.",
+        status=DraftStatus.SENT,
+        answers_through=0,
+        confidence=0.9,
     )
     add(conversation, "Sent reply.", author=Author.ASSISTANT, draft=sent)
 
@@ -191,7 +216,9 @@ def test_a_long_conversation_shows_its_newest_messages_and_links_to_the_rest(
     assert "message 0" in everything.content.decode() and "message 4" in everything.content.decode()
 
 
-def test_the_draft_page_offers_the_decision_with_the_thread_since(client_alice, alice, make_conversation, make_draft):
+def test_the_draft_page_offers_the_decision_with_the_thread_since(
+    client_alice, alice, make_conversation, make_draft
+):
     conversation = make_conversation(alice)
     draft = make_draft(conversation, guards=[{"guard": "commitment", "effect": "hold", "words": ["thank"]}])
     newer = add(conversation, "One more thing.")

@@ -29,7 +29,9 @@ def _link(conversation: Conversation) -> str:
     return f"{settings.PUBLIC_BASE_URL}/admin/conversations/conversation/{conversation.pk}/change/"
 
 
-def test_an_escalation_emails_the_owner_a_link_straight_to_the_conversation(owner, graph_api, deliver, run_jobs):
+def test_an_escalation_emails_the_owner_a_link_straight_to_the_conversation(
+    owner, graph_api, deliver, run_jobs
+):
     deliver(CODE_REQUEST, name="First Bank")
     assert mail.outbox == [], "nobody is told inside the webhook request"
     run_jobs()

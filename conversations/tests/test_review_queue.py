@@ -48,9 +48,13 @@ def _ids(response, pattern: str = r'name="_selected_action" value="(\d+)"') -> l
     return [int(pk) for pk in re.findall(pattern, response.content.decode())]
 
 
-def test_the_index_opens_on_what_needs_the_owner_newest_first(client_alice, alice, make_conversation, make_draft):
+def test_the_index_opens_on_what_needs_the_owner_newest_first(
+    client_alice, alice, make_conversation, make_draft
+):
     older = make_draft(make_conversation(alice, contact_name="Acme Mobile", contact_address="1"))
-    newer = make_draft(make_conversation(alice, contact_name="City Power", contact_address="2"), confidence=0.3)
+    newer = make_draft(
+        make_conversation(alice, contact_name="City Power", contact_address="2"), confidence=0.3
+    )
     Draft.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(hours=1))
     escalated = make_conversation(alice, contact_name="First Bank", contact_address="3", category="bank")
     Escalation.objects.create(conversation=escalated, reason=EscalationReason.GUARD)
@@ -76,7 +80,9 @@ def test_the_queue_says_so_when_nothing_waits(client_alice):
     assert "No conversation needs you right now." in page
 
 
-def test_the_draft_list_opens_on_pending_drafts_newest_first(client_alice, alice, make_conversation, make_draft):
+def test_the_draft_list_opens_on_pending_drafts_newest_first(
+    client_alice, alice, make_conversation, make_draft
+):
     first = make_draft(make_conversation(alice, contact_address="1"))
     second = make_draft(make_conversation(alice, contact_address="2"))
     decided = make_draft(make_conversation(alice, contact_address="3"), status=DraftStatus.REJECTED)
@@ -93,8 +99,12 @@ def assorted(alice, make_conversation, make_draft) -> dict[str, Draft]:
     """Drafts across channels, categories, rules and confidences, one of them stale."""
     OwnerSettings.objects.create(owner=alice, confidence_threshold=0.8)
     bank_rule = Rule.objects.create(owner=alice, category="bank")
-    telco = make_draft(make_conversation(alice, contact_name="Acme Mobile", contact_address="1"), confidence=0.95)
-    bank_conversation = make_conversation(alice, contact_name="First Bank", contact_address="2", category="bank")
+    telco = make_draft(
+        make_conversation(alice, contact_name="Acme Mobile", contact_address="1"), confidence=0.95
+    )
+    bank_conversation = make_conversation(
+        alice, contact_name="First Bank", contact_address="2", category="bank"
+    )
     Conversation.objects.filter(pk=bank_conversation.pk).update(rule=bank_rule)
     bank = make_draft(bank_conversation, text="Please call me about the transfer.", confidence=0.7)
     web_conversation = make_conversation(alice, contact_name="Visitor", contact_address="3", category="spam")
@@ -134,14 +144,18 @@ def assorted(alice, make_conversation, make_draft) -> dict[str, Draft]:
 def test_the_draft_list_filters_and_searches(client_alice, alice, assorted, query, expected):
     rule = Rule.objects.get(owner=alice, category="bank")
 
-    response = client_alice.get(reverse("admin:conversations_draft_changelist") + "?" + query.format(rule=rule.pk))
+    response = client_alice.get(
+        reverse("admin:conversations_draft_changelist") + "?" + query.format(rule=rule.pk)
+    )
 
     assert response.status_code == 200
     by_pk = {draft.pk: name for name, draft in assorted.items()}
     assert {by_pk[pk] for pk in _ids(response)} == expected
 
 
-def test_the_conversation_list_puts_what_needs_the_owner_first(client_alice, alice, make_conversation, make_draft):
+def test_the_conversation_list_puts_what_needs_the_owner_first(
+    client_alice, alice, make_conversation, make_draft
+):
     quiet = make_conversation(alice, contact_address="1")
     waiting = make_conversation(alice, contact_address="2")
     make_draft(waiting)
@@ -168,7 +182,9 @@ def test_the_conversation_list_puts_what_needs_the_owner_first(client_alice, ali
     ],
 )
 def test_the_conversation_list_filters_and_searches(client_alice, assorted, query, expected):
-    Conversation.objects.filter(pk=assorted["bank"].conversation_id).update(status=ConversationStatus.NEEDS_ATTENTION)
+    Conversation.objects.filter(pk=assorted["bank"].conversation_id).update(
+        status=ConversationStatus.NEEDS_ATTENTION
+    )
     Conversation.objects.filter(pk=assorted["telco"].conversation_id).update(bot_paused=True)
 
     response = client_alice.get(reverse("admin:conversations_conversation_changelist") + "?" + query)
@@ -211,8 +227,12 @@ def _add_rows(owner, make_conversation, make_draft, start: int, count: int) -> N
     """Conversations with a pending and a sent draft, messages, an escalation and audit entries."""
     for n in range(start, start + count):
         conversation = make_conversation(owner, contact_address=f"55119{n:08d}")
-        pending = make_draft(conversation, guards=[{"guard": "commitment", "effect": "hold", "words": ["pay"]}])
-        sent = Draft.objects.create(conversation=conversation, text="Sent.", status=DraftStatus.SENT, answers_through=0)
+        pending = make_draft(
+            conversation, guards=[{"guard": "commitment", "effect": "hold", "words": ["pay"]}]
+        )
+        sent = Draft.objects.create(
+            conversation=conversation, text="Sent.", status=DraftStatus.SENT, answers_through=0
+        )
         Message.objects.create(
             conversation=conversation,
             account=conversation.account,
@@ -246,7 +266,9 @@ CHANGELISTS = [
 
 
 @pytest.mark.parametrize("model", CHANGELISTS)
-def test_changelists_run_a_constant_number_of_queries(client_alice, alice, make_conversation, make_draft, model):
+def test_changelists_run_a_constant_number_of_queries(
+    client_alice, alice, make_conversation, make_draft, model
+):
     OwnerSettings.objects.create(owner=alice)
     url = reverse(f"admin:conversations_{model}_changelist")
     if model == "draft":

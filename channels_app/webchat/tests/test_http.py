@@ -143,20 +143,39 @@ def test_posting_too_fast_answers_429_with_retry_after(client, chat_account, set
     assert Message.objects.count() == 2
 
 
-def test_cross_origin_callers_are_allowed_only_from_the_accounts_sites(client, chat_account):
+def test_browsers_may_call_it_only_from_this_site_or_the_accounts_allowed_sites(client, chat_account):
     chat_account.allowed_origins = ["https://shop.example"]
     chat_account.save()
 
     allowed = post(client, {"account": SLUG, "text": "hi"}, HTTP_ORIGIN="https://shop.example")
+    assert allowed.status_code == 202
     assert allowed["Access-Control-Allow-Origin"] == "https://shop.example"
-    stranger = post(client, {"account": SLUG, "text": "hi"}, HTTP_ORIGIN="https://evil.example")
+    assert post(client, {"account": SLUG, "text": "hi"}, HTTP_ORIGIN="http://testserver").status_code == 202
+    assert post(client, {"account": SLUG, "text": "hi"}).status_code == 202, "servers send no Origin"
+
+    # A page elsewhere may not post into the owner's inbox from its visitors' browsers (no preflight
+    # is needed for a text/plain body, so the refusal has to be the server's).
+    stranger = client.post(
+        "/webchat",
+        data=json.dumps({"account": SLUG, "text": "spam"}),
+        content_type="text/plain",
+        HTTP_ORIGIN="https://evil.example",
+    )
+    assert stranger.status_code == 403
+    assert stranger.json()["code"] == "origin_not_allowed"
     assert "Access-Control-Allow-Origin" not in stranger
+    assert not Message.objects.filter(text="spam").exists()
+
     preflight = client.options(
         "/webchat", HTTP_ORIGIN="https://shop.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
     )
     assert preflight.status_code == 204
     assert "POST" in preflight["Access-Control-Allow-Methods"]
     assert preflight["Access-Control-Allow-Headers"] == "Content-Type"
+    refused = client.options(
+        "/webchat", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert "Access-Control-Allow-Origin" not in refused
 
 
 def test_a_message_posted_over_http_appears_on_the_visitors_open_socket(chat_account):
