@@ -439,7 +439,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "127.0.0.1:6379"))
     parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", "5")))
     parser.add_argument(
-        "--only", default="", help="comma-separated phases (ingest,sweep,turnaround,workers,kill,inprocess)"
+        "--only",
+        default="",
+        help="comma-separated phases (ingest,sweep,turnaround,workers,kill,inprocess); "
+        "the other figures are kept from bench/results/latest.json",
     )
     args = parser.parse_args(argv)
     phases = set(filter(None, args.only.split(","))) or {
@@ -451,6 +454,9 @@ def main(argv: list[str] | None = None) -> None:
         "inprocess",
     }
     started = time.monotonic()
+    out = ROOT / "bench" / "results"
+    previous = out / "latest.json"
+    keep = json.loads(previous.read_text()) if args.only and previous.exists() else {}
     run = Run(
         quick=args.quick,
         database=args.database,
@@ -479,10 +485,10 @@ def main(argv: list[str] | None = None) -> None:
             run.figures.update(inprocess.measure())
     finally:
         run.close()
+    run.figures = {**keep, **{key: value for key, value in run.figures.items() if value}}
     run.figures["machine"] = machine()
     run.figures["command"] = "make bench" + (" (--quick)" if args.quick else "")
     run.figures["minutes"] = round((time.monotonic() - started) / 60, 1)
-    out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(run.figures, indent=2, default=str))
     from bench import report

@@ -46,8 +46,9 @@ class InstantModel(OpenAIStandIn):
     """The OpenAI stand-in answering every completion at once with a sendable reply, unless scripted."""
 
     def _record(self, request, *, scripted: bool = True) -> ScriptedResponse:
-        """The scripted answer if one is queued, else the sendable one (not kept: the bench sends thousands)."""
+        """Keep the request; the scripted answer if one is queued, else the sendable one."""
         with self._lock:
+            self._requests.append(request)
             if scripted and self._queue:
                 return self._queue.popleft()
         return ScriptedResponse(content=json.dumps(SENDABLE))
@@ -60,6 +61,19 @@ SERVERS = {
         "gunicorn",
         "--workers",
         "2",
+        "--bind",
+        "127.0.0.1:{port}",
+        "--timeout",
+        "60",
+        "gatekeeper_site.wsgi:application",
+    ],
+    "gunicorn gthread, 2 workers x 4 threads": [
+        "-m",
+        "gunicorn",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
         "--bind",
         "127.0.0.1:{port}",
         "--timeout",

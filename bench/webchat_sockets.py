@@ -47,7 +47,7 @@ BENCH_DB = "gk_webchat_bench"
 REDIS_URL = "redis://127.0.0.1:6379/3"
 #: Sockets opening at once: enough to keep the server busy, few enough that a connect never queues long.
 CONNECT_CONCURRENCY = 25
-STEP_TIMEOUT = 120.0
+STEP_TIMEOUT = 600.0
 
 
 def free_port() -> int:
