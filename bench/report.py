@@ -247,7 +247,7 @@ def write(
     *,
     markdown: Path,
     plot_path: Path | None = None,
-    chosen: str = "gunicorn sync, 2 workers",
+    chosen: str = "gunicorn gthread, 2 workers x 4 threads",
     **kwargs,
 ) -> None:
     """Write BENCHMARKS.md (and the plot next to the results)."""

@@ -39,7 +39,7 @@ from bench.stack import (
 from channels_app.testing.graph_api import GraphAPIStandIn
 
 RECIPES = list(SERVERS)
-CHOSEN = "gunicorn sync, 2 workers"
+CHOSEN = "gunicorn gthread, 2 workers x 4 threads"
 OFFERED_RATES = [25, 50, 100, 200, 400, 800]
 
 

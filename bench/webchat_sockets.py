@@ -170,11 +170,12 @@ def stack(mode: str) -> Iterator[Stack]:
                 except subprocess.TimeoutExpired:
                     child.kill()
             log.close()
-            trouble = [
-                line for line in (Path(var) / "server.log").read_text().splitlines() if "ERROR" in line
-            ]
-            for line in trouble[-20:]:
-                print("server:", line)
+            lines = (Path(var) / "server.log").read_text().splitlines()
+            errors = [number for number, line in enumerate(lines) if "ERROR" in line]
+            for line in lines[errors[0] : errors[0] + 40] if errors else []:
+                print("server:", line)  # the first error with its traceback
+            if len(errors) > 1:
+                print(f"server: ... {len(errors)} errors in all")
 
 
 def _wait_until_up(base: str) -> None:

@@ -260,7 +260,8 @@ class Draft(models.Model):
     )
     decision = models.TextField(blank=True, help_text="Why the policy sent or held this reply.")
     reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # The newest inbound message this draft answers: a job retried after it committed finds it taken.
+    # The newest inbound message this draft answers: a job retried after it committed finds the
+    # turn taken. A template draft re-opens the conversation after it and claims no turn.
     answers_through = models.BigIntegerField()
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -271,7 +272,11 @@ class Draft(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["conversation", "answers_through"], name="one_draft_per_turn"),
+            models.UniqueConstraint(
+                fields=["conversation", "answers_through"],
+                condition=Q(kind="text"),
+                name="one_draft_per_turn",
+            ),
         ]
         permissions = [("approve_draft", "Can approve or reject drafts")]
 

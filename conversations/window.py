@@ -24,6 +24,7 @@ from conversations.escalation import escalate
 from conversations.models import (
     ChannelAccount,
     Conversation,
+    Direction,
     Draft,
     DraftKind,
     DraftStatus,
@@ -46,10 +47,6 @@ TEMPLATE_DECISION = (
 )
 #: Template drafts still in play: a second one is never offered while one of these exists.
 _LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
-#: A template draft answers no inbound turn, so it takes a `Draft.answers_through` slot above any
-#: message id: it never blocks the draft job's slot for a real message, and no newer message id
-#: marks it stale (it is withdrawn instead once the contact writes again).
-TEMPLATE_SLOT_BASE = 2**62
 
 
 class ReengagementRefused(Exception):
@@ -157,8 +154,8 @@ def offer_reengagement(conversation: Conversation) -> Draft | None:
         live = conversation.drafts.filter(kind=DraftKind.TEMPLATE, status__in=_LIVE).order_by("id").first()
         if live is not None:
             return live
-        taken = conversation.drafts.filter(answers_through__gte=TEMPLATE_SLOT_BASE)
-        highest = taken.aggregate(highest=Max("answers_through"))["highest"] or TEMPLATE_SLOT_BASE
+        # It re-opens the conversation after the newest inbound message; only text drafts claim a turn.
+        newest = conversation.messages.filter(direction=Direction.IN).aggregate(newest=Max("id"))["newest"]
         return Draft.objects.create(
             conversation=conversation,
             kind=DraftKind.TEMPLATE,
@@ -168,7 +165,7 @@ def offer_reengagement(conversation: Conversation) -> Draft | None:
             confidence=1.0,
             reason=closed_detail(conversation),
             decision=TEMPLATE_DECISION,
-            answers_through=highest + 1,
+            answers_through=newest or 0,
         )
 
 

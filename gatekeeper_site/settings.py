@@ -121,8 +121,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # Processes that share a prefix share groups; tests and staging use one of their own.
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", default="asgi")},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s timeout, as long as channels_redis's blocking receive
+                # (receives then fail under load), and pools 100 connections at most (a burst of
+                # sockets opening or closing fails beyond that): give both room.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
+                # Processes that share a prefix share groups; tests and staging use one of their own.
+                "prefix": env("CHANNEL_LAYER_PREFIX", default="asgi"),
+            },
         }
     }
 else:

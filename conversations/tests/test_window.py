@@ -291,7 +291,10 @@ def test_reengaging_offers_one_template_draft_and_returns_it_again(owner, accoun
 
     assert (created, created_again) == (True, False)
     assert first == again and first.kind == DraftKind.TEMPLATE and first.status == DraftStatus.PENDING
-    assert first.answers_through > Message.objects.latest("id").pk, "never takes a real message's turn"
+    assert first.answers_through == Message.objects.filter(direction=Direction.IN).latest("id").pk
+    assert Draft.objects.filter(kind=DraftKind.TEXT, answers_through=first.answers_through).exists(), (
+        "it claims no turn: the text draft answering the same message stands beside it"
+    )
 
 
 def test_a_new_offer_follows_a_rejected_one(owner, account, deliver, run_jobs):

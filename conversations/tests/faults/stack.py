@@ -168,7 +168,7 @@ class Stack:
         return process
 
     def start_web(self, *, workers: int = 2) -> str:
-        """gunicorn (sync workers, as the Procfile runs it) on a free port; waits until it answers."""
+        """gunicorn (threaded workers, as the Procfile runs it) on a free port; waits until it answers."""
         port = free_port()
         self.web_url = f"http://127.0.0.1:{port}"
         self._spawn(
@@ -181,6 +181,8 @@ class Stack:
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
+                "--threads",
+                "4",
                 "--timeout",
                 "60",
                 "gatekeeper_site.wsgi:application",
