@@ -37,5 +37,4 @@ clean:
 # Measure the production stack on loopback (PostgreSQL db gk_bench and Redis db 5 on this machine):
 # writes BENCHMARKS.md and bench/results/latency.png. About 10 minutes.
 bench: install
-	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench.run

@@ -57,7 +57,7 @@ def free_port() -> int:
 
 
 def raise_fd_limit() -> int:
-    """Both ends of every socket live on this machine: allow as many descriptors as the system lets us."""
+    """Allow this process and its children (daphne) as many descriptors as the system lets us."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
@@ -378,7 +378,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20, help="held sockets that echo after each step")
     args = parser.parse_args()
     limit = raise_fd_limit()
-    if limit < 2 * args.max_sockets + 200:
+    if limit < args.max_sockets + 500:  # the client and daphne each hold one end of every socket
         raise SystemExit(f"file descriptor limit {limit} is too low for {args.max_sockets} sockets")
     with stack(args.mode) as running:
         asyncio.run(run(args, running))
