@@ -1,37 +1,40 @@
-"""Making provider input storable: PostgreSQL refuses NUL characters in text and jsonb.
+"""Making provider input storable: PostgreSQL refuses NUL in text and jsonb, and no database
+can encode a lone UTF-16 surrogate.
 
-A signed delivery carrying "\\u0000" (valid JSON) would otherwise fail its transaction on every
-retry, answered 503 for days, and hold back the other messages of its batch with it.
+A signed delivery carrying "\\u0000" or "\\ud800" (both valid JSON) would otherwise fail on
+every retry, answered 5xx for days, and hold back the other messages of its batch with it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, TypeVar
 
 from conversations.inbound import InboundBatch
 
-#: What a NUL becomes: the Unicode replacement character, so the text still shows something was there.
+#: What an unstorable character becomes: the replacement character, so the text shows something was there.
 REPLACEMENT = "\ufffd"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 T = TypeVar("T")
 
 
-def without_nul(value: T) -> T:
-    """The value with NUL replaced in every string, inside dicts and lists too."""
+def storable_value(value: T) -> T:
+    """The value with NUL and lone surrogates replaced in every string, inside dicts and lists too."""
     if isinstance(value, str):
-        return value.replace("\x00", REPLACEMENT) if "\x00" in value else value  # type: ignore[return-value]
+        return _UNSTORABLE.sub(REPLACEMENT, value)  # type: ignore[return-value]
     if isinstance(value, dict):
-        return {without_nul(key): without_nul(item) for key, item in value.items()}  # type: ignore[return-value]
+        return {storable_value(key): storable_value(item) for key, item in value.items()}  # type: ignore[return-value]
     if isinstance(value, list | tuple):
-        return type(value)(without_nul(item) for item in value)  # type: ignore[return-value]
+        return type(value)(storable_value(item) for item in value)  # type: ignore[return-value]
     return value
 
 
 def _scrubbed(item: Any) -> Any:
-    """A frozen dataclass copy whose string and JSON fields hold no NUL."""
+    """A frozen dataclass copy whose string and JSON fields hold nothing unstorable."""
     changes = {
-        f.name: without_nul(getattr(item, f.name))
+        f.name: storable_value(getattr(item, f.name))
         for f in dataclasses.fields(item)
         if isinstance(getattr(item, f.name), str | dict | list)
     }

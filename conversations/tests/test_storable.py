@@ -1,11 +1,11 @@
 """Provider input is made storable before it reaches PostgreSQL, which refuses NUL characters."""
 
 from conversations.inbound import InboundBatch, InboundMessage, StatusUpdate
-from conversations.storable import REPLACEMENT, storable_batch, without_nul
+from conversations.storable import REPLACEMENT, storable_batch, storable_value
 
 
 def test_nul_is_replaced_in_strings_and_inside_json():
-    assert without_nul({"a\x00": ["x\x00y", 1, None, ("\x00",)]}) == {
+    assert storable_value({"a\x00": ["x\x00y", 1, None, ("\x00",)]}) == {
         f"a{REPLACEMENT}": [f"x{REPLACEMENT}y", 1, None, (REPLACEMENT,)]
     }
 
@@ -27,3 +27,9 @@ def test_a_batch_keeps_everything_but_the_nul_characters():
     assert cleaned.sender_name == f"Acme{REPLACEMENT}"
     assert cleaned.raw == {"text": {"body": f"bill{REPLACEMENT} ready"}}
     assert cleaned.sender_address == message.sender_address
+
+
+def test_lone_surrogates_become_the_replacement_character():
+    """JSON may escape half a surrogate pair ("\\ud800"); no database can encode it."""
+    assert storable_value({"text": "a\ud800b\udfffc"}) == {"text": f"a{REPLACEMENT}b{REPLACEMENT}c"}
+    assert storable_value("emoji \U0001f600 stays") == "emoji \U0001f600 stays"
