@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from conversations import jobs, window
+from conversations.bulk import insert_skipping_conflicts
 from conversations.escalation import escalate
 from conversations.inbound import InboundBatch, InboundMessage, Kind, ProviderError, StatusUpdate
 from conversations.models import (
@@ -63,24 +66,27 @@ def status_may_advance(current: str, new: str) -> bool:
 
 
 def ingest_batch(batch: InboundBatch) -> IngestResult:
-    """Store one webhook delivery atomically and schedule the work it creates."""
+    """Store one webhook delivery atomically and schedule the work it creates.
+
+    Set-based, so a delivery of 100 messages costs about what one costs: one statement
+    each for the accounts, the conversations, the messages (`ON CONFLICT DO NOTHING`) and
+    one UPDATE per conversation that received something new.
+    """
     batch = storable_batch(batch)
     result = IngestResult()
     wanted = {(m.provider, m.account_address) for m in batch.messages}
     wanted |= {(s.provider, s.account_address) for s in batch.statuses}
     with transaction.atomic():
         accounts = _load_accounts(wanted)
-        due: dict[int, Conversation] = {}
+        arrivals = []
         for inbound in batch.messages:
             account = accounts.get((inbound.provider, inbound.account_address))
             if account is None:
                 result.unknown_accounts.add((inbound.provider, inbound.account_address))
-                continue
-            conversation = _store_inbound(account, inbound, result)
-            if conversation is not None and inbound.kind in Kind.READABLE:
-                due[conversation.pk] = conversation
-        for conversation in due.values():
-            _schedule_reply(conversation)
+            else:
+                arrivals.append((account, inbound))
+        if arrivals:
+            _store_messages(arrivals, result)
         for update in batch.statuses:
             account = accounts.get((update.provider, update.account_address))
             if account is None:
@@ -107,82 +113,182 @@ def _load_accounts(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ChannelA
     }
 
 
-def _store_inbound(
-    account: ChannelAccount, inbound: InboundMessage, result: IngestResult
-) -> Conversation | None:
-    """Claim the provider message id; returns the conversation when the message is new."""
-    if Message.objects.filter(account=account, provider_message_id=inbound.provider_message_id).exists():
-        result.duplicates += 1
-        return None
-    contact = _contact_for(account, inbound)
-    conversation, _ = Conversation.objects.get_or_create(
-        account=account, contact=contact, defaults={"owner_id": account.owner_id}
-    )
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                conversation=conversation,
-                account=account,
-                direction=Direction.IN,
-                author=Author.CONTACT,
-                kind=inbound.kind,
-                text=inbound.text,
-                provider_message_id=inbound.provider_message_id,
-                status=MessageStatus.RECEIVED,
-                metadata=inbound.metadata,
-                raw=inbound.raw,
-                sent_at=inbound.sent_at,
-                reply_to=_local_message(account, inbound.reply_to_provider_id),
-            )
-    except IntegrityError:
-        # A concurrent delivery of the same message committed first.
-        result.duplicates += 1
-        return None
-    result.created += 1
-    now = timezone.now()
-    conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, inbound.sent_at or now]))
-    if conversation.status == ConversationStatus.CLOSED:
-        conversation.status = ConversationStatus.OPEN
-    conversation.save(update_fields=["last_inbound_at", "status", "updated_at"])
-    if inbound.kind not in Kind.READABLE and inbound.kind != Kind.REACTION:
-        escalate(
-            conversation,
-            reason=EscalationReason.UNREADABLE,
-            detail=f"{contact} sent a {message.kind} message the assistant cannot read.",
+Arrival = tuple[ChannelAccount, InboundMessage]
+
+
+def _store_messages(arrivals: list[Arrival], result: IngestResult) -> None:
+    """Insert the messages no earlier delivery stored; advance the conversations they belong to."""
+    conversations = _conversations_for(arrivals)
+    reply_targets = _reply_targets(arrivals)
+    rows = [
+        _message_row(inbound, account, conversations[account.pk, inbound.sender_address], reply_targets)
+        for account, inbound in arrivals
+    ]
+    inserted = {
+        (account_id, provider_id)
+        for account_id, provider_id in insert_skipping_conflicts(
+            rows, returning=["account", "provider_message_id"]
         )
-    return conversation
+    }
+    result.created += len(inserted)
+    result.duplicates += len(arrivals) - len(inserted)
+    fresh: dict[Conversation, list[InboundMessage]] = {}
+    for account, inbound in arrivals:
+        if (account.pk, inbound.provider_message_id) in inserted:
+            fresh.setdefault(conversations[account.pk, inbound.sender_address], []).append(inbound)
+    if fresh:
+        _advance(fresh)
 
 
-def _contact_for(account: ChannelAccount, inbound: InboundMessage) -> Contact:
-    contact, created = Contact.objects.get_or_create(
-        owner_id=account.owner_id,
-        address=inbound.sender_address,
-        defaults={"name": inbound.sender_name, "phone": inbound.sender_phone},
+def _conversations_for(arrivals: list[Arrival]) -> dict[tuple[int, str], Conversation]:
+    """Each sender's conversation (with its contact), created on their first message."""
+    first_seen: dict[tuple[int, str], Arrival] = {}
+    for account, inbound in arrivals:
+        first_seen.setdefault((account.pk, inbound.sender_address), (account, inbound))
+    found = _existing_conversations(first_seen)
+    missing = [arrival for key, arrival in first_seen.items() if key not in found]
+    if missing:
+        _create_conversations(missing)
+        found |= _existing_conversations(first_seen.keys() - found.keys())
+    for key, conversation in found.items():
+        _fill_contact_details(conversation.contact, first_seen[key][1])
+    return found
+
+
+def _existing_conversations(keys) -> dict[tuple[int, str], Conversation]:
+    by_account: dict[int, set[str]] = {}
+    for account_id, address in keys:
+        by_account.setdefault(account_id, set()).add(address)
+    match = Q()
+    for account_id, addresses in by_account.items():
+        match |= Q(account_id=account_id, contact__address__in=addresses)
+    return {
+        (conversation.account_id, conversation.contact.address): conversation
+        for conversation in Conversation.objects.select_related("contact").filter(match)
+    }
+
+
+def _create_conversations(arrivals: list[Arrival]) -> None:
+    """Contacts, then conversations; a concurrent delivery creating the same ones is no conflict."""
+    Contact.objects.bulk_create(
+        [
+            Contact(
+                owner_id=account.owner_id,
+                address=inbound.sender_address,
+                name=inbound.sender_name,
+                phone=inbound.sender_phone,
+            )
+            for account, inbound in arrivals
+        ],
+        ignore_conflicts=True,
     )
+    match = Q()
+    for account, inbound in arrivals:
+        match |= Q(owner_id=account.owner_id, address=inbound.sender_address)
+    contact_ids = {(c.owner_id, c.address): c.pk for c in Contact.objects.filter(match)}
+    Conversation.objects.bulk_create(
+        [
+            Conversation(
+                owner_id=account.owner_id,
+                account=account,
+                contact_id=contact_ids[account.owner_id, inbound.sender_address],
+            )
+            for account, inbound in arrivals
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _fill_contact_details(contact: Contact, inbound: InboundMessage) -> None:
+    """A name or number the provider now tells us fills a blank; it never overwrites the owner's."""
     changed = {}
     if inbound.sender_name and not contact.name:
         changed["name"] = inbound.sender_name
     if inbound.sender_phone and not contact.phone:
         changed["phone"] = inbound.sender_phone
-    if changed and not created:
+    if changed:
+        Contact.objects.filter(pk=contact.pk).update(**changed)
         for key, value in changed.items():
             setattr(contact, key, value)
-        contact.save(update_fields=list(changed))
-    return contact
 
 
-def _local_message(account: ChannelAccount, provider_message_id: str) -> Message | None:
-    if not provider_message_id:
-        return None
-    return Message.objects.filter(account=account, provider_message_id=provider_message_id).first()
+def _reply_targets(arrivals: list[Arrival]) -> dict[tuple[int, str], int]:
+    """Local ids of the messages the arrivals quote, by (account, provider message id)."""
+    quoted = {
+        (account.pk, inbound.reply_to_provider_id)
+        for account, inbound in arrivals
+        if inbound.reply_to_provider_id
+    }
+    if not quoted:
+        return {}
+    rows = Message.objects.filter(
+        account_id__in={account_id for account_id, _ in quoted},
+        provider_message_id__in={provider_id for _, provider_id in quoted},
+    ).values_list("account_id", "provider_message_id", "pk")
+    return {(account_id, provider_id): pk for account_id, provider_id, pk in rows}
 
 
-def _schedule_reply(conversation: Conversation) -> None:
-    """(Re)start the burst window: messages arriving within it are answered together."""
+def _message_row(
+    inbound: InboundMessage,
+    account: ChannelAccount,
+    conversation: Conversation,
+    reply_targets: dict[tuple[int, str], int],
+) -> Message:
+    return Message(
+        conversation=conversation,
+        account=account,
+        direction=Direction.IN,
+        author=Author.CONTACT,
+        kind=inbound.kind,
+        text=inbound.text,
+        provider_message_id=inbound.provider_message_id,
+        status=MessageStatus.RECEIVED,
+        metadata=inbound.metadata,
+        raw=inbound.raw,
+        sent_at=inbound.sent_at,
+        reply_to_id=reply_targets.get((account.pk, inbound.reply_to_provider_id)),
+    )
+
+
+def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
+    """One UPDATE for the whole delivery: latest inbound times, closed conversations reopened,
+    burst windows restarted; then each conversation with something readable gets its draft job."""
+    now = timezone.now()
+    latest = Case(
+        *[
+            When(pk=conversation.pk, then=Value(max(m.sent_at or now for m in new), DateTimeField()))
+            for conversation, new in fresh.items()
+        ]
+    )
+    readable = [c for c, new in fresh.items() if any(m.kind in Kind.READABLE for m in new)]
     burst = settings.REPLY_BURST_SECONDS
-    due = timezone.now() + timedelta(seconds=burst)
-    Conversation.objects.filter(pk=conversation.pk).update(reply_due_at=due)
-    jobs.schedule("conversations.tasks.draft_reply", conversation.pk, delay=burst)
+    Conversation.objects.filter(pk__in=[c.pk for c in fresh]).update(
+        last_inbound_at=Greatest(Coalesce("last_inbound_at", latest), latest),
+        status=Case(
+            When(status=ConversationStatus.CLOSED, then=Value(ConversationStatus.OPEN)),
+            default=F("status"),
+        ),
+        # Messages arriving within the burst window are answered together.
+        reply_due_at=Case(
+            When(
+                pk__in=[c.pk for c in readable], then=Value(now + timedelta(seconds=burst), DateTimeField())
+            ),
+            default=F("reply_due_at"),
+        ),
+        updated_at=now,
+    )
+    for conversation in readable:
+        jobs.schedule("conversations.tasks.draft_reply", conversation.pk, delay=burst)
+    for conversation, new in fresh.items():
+        if conversation.status == ConversationStatus.CLOSED:
+            conversation.status = ConversationStatus.OPEN
+        for inbound in new:
+            if inbound.kind not in Kind.READABLE and inbound.kind != Kind.REACTION:
+                escalate(
+                    conversation,
+                    reason=EscalationReason.UNREADABLE,
+                    detail=f"{conversation.contact} sent a message the assistant cannot read ({inbound.kind}).",
+                )
 
 
 def apply_status(account: ChannelAccount, update: StatusUpdate) -> int:
