@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,13 +30,15 @@ from conversations.models import (
     RuleAction,
 )
 from conversations.providers import SendFailure, get_provider
-from conversations.sending import queue_reply
+from conversations.sending import queue_reply, send_pending
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between attempts when the engine fails; the owner is told at ENGINE_NOTIFY_ATTEMPT.
-ENGINE_BACKOFF = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+#: The owner is told at this failed attempt, or at the first failure once the contact has
+#: waited ENGINE_NOTIFY_AFTER seconds (slow timeouts), so within a minute either way.
+#: The waits between attempts are settings.ENGINE_RETRY_BACKOFF.
 ENGINE_NOTIFY_ATTEMPT = 3
+ENGINE_NOTIFY_AFTER = timedelta(seconds=30)
 
 
 def _claim_turn(conversation_id: int) -> tuple[Conversation, list[Message]] | None:
@@ -88,7 +91,7 @@ def draft_reply(conversation_id: int) -> None:
         try:
             reply = get_client().generate(context)
         except Exception as exc:
-            _engine_failed(conversation_id, exc)
+            _engine_failed(conversation_id, exc, waiting_since=unanswered[0].created_at)
             return
         if not category:
             category = reply.category
@@ -110,7 +113,10 @@ def draft_reply(conversation_id: int) -> None:
         findings=findings,
         has_text=bool(reply and reply.reply.strip()),
     )
-    _record_outcome(conversation_id, through, category, rule, reply, findings, decision, unanswered[-1])
+    if _record_outcome(conversation_id, through, category, rule, reply, findings, decision, unanswered[-1]):
+        # Deliver in this job rather than through another trip round the queue; should this
+        # process die first, the sweeper finds the queued message and sends it.
+        send_pending(conversation_id)
 
 
 def _known_category(conversation: Conversation, owner, texts: list[str]):
@@ -135,18 +141,21 @@ def _mark_read(conversation: Conversation, message: Message) -> None:
         logger.info("could not mark message %s read: %s", message.pk, exc)
 
 
-def _engine_failed(conversation_id: int, exc: Exception) -> None:
+def _engine_failed(conversation_id: int, exc: Exception, *, waiting_since) -> None:
     """Retry with backoff; tell the owner after a few attempts; keep the turn pending, never drop it."""
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         conversation.draft_attempts += 1
         attempt = conversation.draft_attempts
-        give_up = attempt > len(ENGINE_BACKOFF)
-        delay = 0 if give_up else ENGINE_BACKOFF[attempt - 1]
+        backoff = settings.ENGINE_RETRY_BACKOFF
+        give_up = attempt > len(backoff)
+        delay = 0 if give_up else backoff[attempt - 1]
         conversation.reply_due_at = None if give_up else timezone.now() + timedelta(seconds=delay)
         conversation.save(update_fields=["draft_attempts", "reply_due_at", "updated_at"])
         logger.warning("engine failed on conversation %s (attempt %s): %s", conversation_id, attempt, exc)
-        if attempt == ENGINE_NOTIFY_ATTEMPT or give_up:
+        waited_long = timezone.now() - waiting_since >= ENGINE_NOTIFY_AFTER
+        # Told once early (a repeat within escalation.REPEAT_WINDOW is dropped), and when retries run out.
+        if attempt == ENGINE_NOTIFY_ATTEMPT or (waited_long and attempt < ENGINE_NOTIFY_ATTEMPT) or give_up:
             escalate(
                 conversation,
                 reason=EscalationReason.ENGINE_FAILING,
@@ -166,16 +175,18 @@ def _record_outcome(
     findings: list[guards.Finding],
     decision: policy.Decision,
     answering: Message,
-) -> None:
+) -> bool:
+    """Store the decision under the conversation's lock; true when a reply was queued to send now."""
+    queued = False
     with transaction.atomic():
         conversation = (
             Conversation.objects.select_for_update().select_related("contact").get(pk=conversation_id)
         )
         if conversation.handled_through >= through:
-            return  # another run of this job answered the turn already
+            return False  # another run of this job answered the turn already
         newer = Message.objects.filter(conversation=conversation, direction=Direction.IN, id__gt=through)
         if conversation.bot_paused or newer.filter(kind__in=Kind.READABLE).exists():
-            return  # the owner took over, or more came in: the job already scheduled answers it all
+            return False  # the owner took over, or more came in: the job already scheduled answers it all
         conversation.handled_through = through
         conversation.reply_due_at = None
         conversation.draft_attempts = 0
@@ -207,7 +218,8 @@ def _record_outcome(
                 decided_at=timezone.now() if decision.outcome == policy.SEND else None,
             )
             if decision.outcome == policy.SEND:
-                queue_reply(draft)
+                queue_reply(draft, schedule=False)
+                queued = True
             else:
                 live.announce_held(conversation)
         if window.applies_to(conversation.account) and window.is_open(conversation):
@@ -217,6 +229,7 @@ def _record_outcome(
             escalate(conversation, reason=reason, detail="; ".join(decision.reasons))
         if decision.outcome != policy.DROP and any(f.guard == window.GUARD for f in findings):
             window.report_window_closed(conversation, detail="; ".join(decision.reasons))
+    return queued
 
 
 def _escalation_reason(rule, findings: list[guards.Finding]) -> EscalationReason:

@@ -277,8 +277,7 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
         ),
         updated_at=now,
     )
-    for conversation in readable:
-        jobs.schedule("conversations.tasks.draft_reply", conversation.pk, delay=burst)
+    jobs.schedule_each("conversations.tasks.draft_reply", [(c.pk,) for c in readable], delay=burst)
     for conversation, new in fresh.items():
         if conversation.status == ConversationStatus.CLOSED:
             conversation.status = ConversationStatus.OPEN

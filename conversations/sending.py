@@ -65,9 +65,17 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def queue_outbound(
-    conversation: Conversation, text: str, *, author: str, draft: Draft | None = None
+    conversation: Conversation,
+    text: str,
+    *,
+    author: str,
+    draft: Draft | None = None,
+    schedule: bool = True,
 ) -> list[Message]:
-    """Store a reply as queued messages (split to the provider's limit) and schedule delivery."""
+    """Store a reply as queued messages (split to the provider's limit) and schedule delivery.
+
+    `schedule=False` is for a caller that sends them itself right after its commit.
+    """
     limit = get_provider(conversation.account.provider).max_text_length
     messages = [
         Message.objects.create(
@@ -82,18 +90,21 @@ def queue_outbound(
         )
         for part in split_text(text, limit)
     ]
-    jobs.schedule("conversations.tasks.send_pending", conversation.pk)
+    if schedule:
+        jobs.schedule("conversations.tasks.send_pending", conversation.pk)
     return messages
 
 
-def queue_reply(draft: Draft) -> list[Message]:
+def queue_reply(draft: Draft, *, schedule: bool = True) -> list[Message]:
     """Queue an approved draft as the assistant's reply: its text, or the re-engagement template."""
     if draft.kind == DraftKind.TEMPLATE:
-        return queue_template(draft)
-    return queue_outbound(draft.conversation, draft.text, author=Author.ASSISTANT, draft=draft)
+        return queue_template(draft, schedule=schedule)
+    return queue_outbound(
+        draft.conversation, draft.text, author=Author.ASSISTANT, draft=draft, schedule=schedule
+    )
 
 
-def queue_template(draft: Draft) -> list[Message]:
+def queue_template(draft: Draft, *, schedule: bool = True) -> list[Message]:
     """Queue an approved template draft as one template message naming the account's configured template."""
     conversation = draft.conversation
     account = conversation.account
@@ -111,7 +122,8 @@ def queue_template(draft: Draft) -> list[Message]:
             "language": account.reengagement_language.strip(),
         },
     )
-    jobs.schedule("conversations.tasks.send_pending", conversation.pk)
+    if schedule:
+        jobs.schedule("conversations.tasks.send_pending", conversation.pk)
     return [message]
 
 

@@ -93,6 +93,9 @@ elif env.bool("DATABASE_POOL", default=True):
     # Under ASGI every request thread would keep its own persistent connection and
     # exhaust PostgreSQL; the psycopg pool bounds them.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With a pool, Django has psycopg check each connection as it leaves the pool: after
+    # PostgreSQL restarts, the stale ones are replaced instead of failing a request each.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_SIZE", default=20),
@@ -109,7 +112,11 @@ GATEKEEPER_JOBS = {
         "GATEKEEPER_JOBS_BACKEND",
         default="conversations.jobs.RQBackend" if REDIS_URL else "conversations.jobs.ThreadBackend",
     ),
-    "OPTIONS": {"queue": RQ_QUEUE},
+    "OPTIONS": {
+        "queue": RQ_QUEUE,
+        # Jump the queue: deliveries of decided replies and the owner's notifications.
+        "urgent": ["conversations.tasks.send_pending", "conversations.tasks.notify_owner"],
+    },
 }
 # Messages from one provider arriving within this window get one reply.
 REPLY_BURST_SECONDS = env.float("REPLY_BURST_SECONDS", default=3.0)
@@ -225,6 +232,11 @@ AI_ENGINES = {
 if AI_PROVIDER not in AI_ENGINES:
     raise ImproperlyConfigured(f"AI_PROVIDER={AI_PROVIDER!r} is not one of {sorted(AI_ENGINES)}.")
 AI_ENGINE = AI_PROVIDER
+# Seconds between draft attempts while the engine fails; the owner is told at the third
+# failure (about 20 s in with these), and the turn is escalated once they run out.
+ENGINE_RETRY_BACKOFF = tuple(
+    env.list("ENGINE_RETRY_BACKOFF", cast=float, default=[5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600])
+)
 
 # --- Owner set up by `make run` --------------------------------------------------------------
 GATEKEEPER_OWNER = env("GATEKEEPER_OWNER", default="owner")

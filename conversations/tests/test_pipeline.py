@@ -196,6 +196,19 @@ def test_a_failing_engine_is_retried_with_backoff_then_the_owner_is_told(
     assert Message.objects.filter(direction=Direction.IN).count() == 1, "nothing lost"
 
 
+def test_an_engine_timing_out_tells_the_owner_at_its_first_failure_once_the_contact_waited_half_a_minute(
+    owner, graph_api, deliver, run_jobs, script
+):
+    script({"error": "read timeout"})
+    deliver("Your bill is ready")
+    Message.objects.update(created_at=timezone.now() - timedelta(seconds=31))  # a slow model timed out
+
+    run_jobs()
+
+    assert Conversation.objects.get().draft_attempts == 1
+    assert Escalation.objects.get().reason == "engine_failing"
+
+
 def test_a_closed_window_fails_the_message_and_escalates(owner, graph_api, deliver, run_jobs):
     delegate(owner)
     graph_api.fail_next(
@@ -236,6 +249,19 @@ def test_a_permanent_graph_error_fails_and_escalates(owner, graph_api, deliver, 
     assert Escalation.objects.get().reason == "send_failed"
 
 
+def test_a_delegated_reply_goes_out_from_the_draft_job_without_a_second_trip_through_the_queue(
+    owner, graph_api, deliver, run_jobs
+):
+    delegate(owner)
+    deliver("Your bill is ready")
+
+    ran = run_jobs()
+
+    assert [job.path for job in ran] == ["conversations.tasks.draft_reply"]
+    assert len(graph_api.sent_texts()) == 1
+    assert Message.objects.get(direction=Direction.OUT).status == MessageStatus.SENT
+
+
 def test_the_sweeper_reschedules_work_whose_job_vanished(owner, graph_api, deliver, run_jobs):
     delegate(owner)
     deliver("Your bill is ready")
@@ -249,8 +275,10 @@ def test_the_sweeper_reschedules_work_whose_job_vanished(owner, graph_api, deliv
 
 def test_an_interrupted_send_is_reported_not_repeated(owner, graph_api, deliver, run_jobs):
     delegate(owner)
+    graph_api.fail_next(130429, only="send")
     deliver("Your bill is ready")
-    run_jobs(limit=1)  # drafted; the send job is lost with a worker killed mid-call
+    run_jobs()  # drafted; the first attempt is refused and a retry scheduled
+    # The retry's worker is killed mid-call: the message stays `sending`, its job is gone.
     jobs.recorded.clear()
     Message.objects.filter(direction=Direction.OUT).update(status=MessageStatus.SENDING)
     Message.objects.filter(direction=Direction.OUT).update(updated_at=timezone.now() - timedelta(hours=1))
