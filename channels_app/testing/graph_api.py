@@ -36,12 +36,12 @@ import base64
 import json
 import re
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from channels_app.testing.loopback import LoopbackStandIn
 
 _MESSAGES_PATH = re.compile(r"^/(?P<version>v\d+(?:\.\d+)?)/(?P<phone_number_id>[^/]+)/messages/?$")
 _PHONE = re.compile(r"\+?[0-9]{5,20}")
@@ -115,83 +115,27 @@ class SentText:
     payload: dict[str, Any]
 
 
-@dataclass
-class _Scripted:
-    """A canned answer for the next message requests (from fail_next or respond_next)."""
-
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str]
-    remaining: int
-    only: str
-
-
-class GraphAPIStandIn:
+class GraphAPIStandIn(LoopbackStandIn[RecordedRequest]):
     """Meta's Graph API `/messages` endpoint on 127.0.0.1, for tests and demos."""
 
+    server_version = "GraphAPIStandIn/1"
+    thread_name = "graph-api-stand-in"
+
     def __init__(self, *, token: str | None = None, version: str = "v25.0") -> None:
+        super().__init__()
         self.token = token
         self.version = version
-        self._condition = threading.Condition()
-        self._requests: list[RecordedRequest] = []
-        self._scripted: list[_Scripted] = []
-        self._delays: list[float] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- life cycle ----------------------------------------------------------------------------
-
-    def start(self) -> GraphAPIStandIn:
-        """Listen on a free loopback port and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.stand_in = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="graph-api-stand-in",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> GraphAPIStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The versioned base URL, e.g. ``http://127.0.0.1:51234/v25.0``."""
-        if self._server is None:
-            raise RuntimeError("GraphAPIStandIn is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{self.version}"
+        return f"{super().url}/{self.version}"
 
     # -- what happened -------------------------------------------------------------------------
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (a copy)."""
-        with self._condition:
-            return list(self._requests)
-
     def sent_texts(self) -> list[SentText]:
         """The text messages accepted so far, in arrival order (read receipts and refusals excluded)."""
-        return [_sent_text(request) for request in self.requests if _is_accepted_text(request)]
+        return _sent_texts(self.requests)
 
     def read_receipts(self) -> list[str]:
         """The message ids accepted as read, in arrival order."""
@@ -199,24 +143,7 @@ class GraphAPIStandIn:
 
     def wait_for_sent_texts(self, count: int, timeout: float = 10.0) -> list[SentText]:
         """Block until at least `count` texts were accepted (for work done by other threads or processes)."""
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            while True:
-                sent = [_sent_text(r) for r in self._requests if _is_accepted_text(r)]
-                remaining = deadline - time.monotonic()
-                if len(sent) >= count or remaining <= 0:
-                    break
-                self._condition.wait(remaining)
-        if len(sent) < count:
-            raise TimeoutError(f"expected {count} sent texts within {timeout}s, got {len(sent)}")
-        return sent
-
-    def reset(self) -> None:
-        """Forget recorded requests and pending knobs."""
-        with self._condition:
-            self._requests.clear()
-            self._scripted.clear()
-            self._delays.clear()
+        return self._wait_for(_sent_texts, count, timeout, "sent texts")
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -252,22 +179,13 @@ class GraphAPIStandIn:
         """
         if only not in ("send", "read", "any"):
             raise ValueError("only must be 'send', 'read' or 'any'")
-        with self._condition:
-            self._scripted.append(_Scripted(status, body, dict(headers or {}), times, only))
-
-    def delay_next(self, seconds: float, *, times: int = 1) -> None:
-        """Hold the next `times` answers back for `seconds` (to provoke client timeouts)."""
-        with self._condition:
-            self._delays.extend([seconds] * times)
+        self._script(status, body, headers, times, only)
 
     # -- serving (called from the handler threads) ---------------------------------------------
 
-    def _handle(
+    def _respond(
         self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
-        """Decide and record the answer; returns (status, JSON body, extra headers)."""
-        with self._condition:
-            delay = self._delays.pop(0) if self._delays else 0.0
+    ) -> tuple[RecordedRequest, dict[str, str]]:
         match = _MESSAGES_PATH.match(path.split("?", 1)[0])
         phone_number_id = match["phone_number_id"] if match else ""
         try:
@@ -275,13 +193,7 @@ class GraphAPIStandIn:
         except ValueError:
             parsed = None
         status, response, extra = self._answer(method, match, headers, parsed)
-        record = RecordedRequest(method, path, phone_number_id, headers, parsed, status, response)
-        with self._condition:
-            self._requests.append(record)
-            self._condition.notify_all()
-        if delay:
-            time.sleep(delay)
-        return status, response, extra
+        return RecordedRequest(method, path, phone_number_id, headers, parsed, status, response), extra
 
     def _answer(
         self, method: str, match: re.Match | None, headers: dict[str, str], parsed: Any
@@ -304,63 +216,6 @@ class GraphAPIStandIn:
         if kind == "read":
             return 200, {"success": True}, {}
         return 200, _send_response(parsed), {}
-
-    def _take_scripted(self, kind: str) -> _Scripted | None:
-        with self._condition:
-            for scripted in self._scripted:
-                if scripted.only in ("any", kind):
-                    scripted.remaining -= 1
-                    if scripted.remaining <= 0:
-                        self._scripted.remove(scripted)
-                    return scripted
-        return None
-
-
-class _Server(ThreadingHTTPServer):
-    """The HTTP server; handler threads never keep the process alive."""
-
-    daemon_threads = True
-    stand_in: GraphAPIStandIn
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up mid-request is not worth a traceback in the test output."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Reads one request, lets the stand-in decide, writes the JSON answer."""
-
-    server_version = "GraphAPIStandIn/1"
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        stand_in: GraphAPIStandIn = self.server.stand_in  # type: ignore[attr-defined]
-        status, response, headers_out = stand_in._handle(self.command, self.path, headers, body)
-        extra = dict(headers_out)
-        if isinstance(response, str):
-            encoded, content_type = response.encode(), "text/html; charset=UTF-8"
-        else:
-            encoded, content_type = json.dumps(response).encode(), "application/json; charset=UTF-8"
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", extra.pop("Content-Type", content_type))
-            self.send_header("Content-Length", str(len(encoded)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(encoded)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a delay_next timeout test)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
 
 
 def _validate(payload: dict[str, Any], kind: str) -> str:
@@ -428,6 +283,10 @@ def _is_accepted_text(request: RecordedRequest) -> bool:
         and request.json.get("type", "text") == "text"
         and bool(_issued_id(request))
     )
+
+
+def _sent_texts(requests: list[RecordedRequest]) -> list[SentText]:
+    return [_sent_text(request) for request in requests if _is_accepted_text(request)]
 
 
 def _sent_text(request: RecordedRequest) -> SentText:

@@ -31,17 +31,15 @@ processed, as Twilio would. Every request is recorded, in order; all methods are
 from __future__ import annotations
 
 import base64
-import json
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels_app.testing.loopback import LoopbackStandIn
 from channels_app.twilio.payloads import status_params
 
 API_VERSION = "2010-04-01"
@@ -114,96 +112,30 @@ class SentMessage:
     form: dict[str, str]
 
 
-@dataclass
-class _Scripted:
-    """A canned answer for the next requests (from fail_next or respond_next)."""
+class TwilioAPIStandIn(LoopbackStandIn[RecordedRequest]):
+    """Twilio's Messages resource on 127.0.0.1, for tests and demos.
 
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str]
-    remaining: int
+    Its `url` (``http://127.0.0.1:<port>``) is the base URL that replaces ``https://api.twilio.com``.
+    """
 
-
-class TwilioAPIStandIn:
-    """Twilio's Messages resource on 127.0.0.1, for tests and demos."""
+    server_version = "TwilioAPIStandIn/1"
+    json_content_type = "application/json; charset=utf-8"
+    thread_name = "twilio-api-stand-in"
 
     def __init__(self, *, account_sid: str | None = None, auth_token: str | None = None) -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self._condition = threading.Condition()
-        self._requests: list[RecordedRequest] = []
-        self._scripted: list[_Scripted] = []
-        self._delays: list[float] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- life cycle ----------------------------------------------------------------------------
-
-    def start(self) -> TwilioAPIStandIn:
-        """Listen on a free loopback port and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.stand_in = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="twilio-api-stand-in",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> TwilioAPIStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The base URL that replaces ``https://api.twilio.com``, e.g. ``http://127.0.0.1:51234``."""
-        if self._server is None:
-            raise RuntimeError("TwilioAPIStandIn is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- what happened -------------------------------------------------------------------------
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (a copy)."""
-        with self._condition:
-            return list(self._requests)
-
     def sent_messages(self) -> list[SentMessage]:
         """The messages accepted so far, in arrival order (refusals excluded)."""
-        return [_sent(request) for request in self.requests if _is_accepted(request)]
+        return _sent_messages(self.requests)
 
     def wait_for_sent(self, count: int, timeout: float = 10.0) -> list[SentMessage]:
         """Block until at least `count` messages were accepted (for work done by other threads or processes)."""
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            while True:
-                sent = [_sent(r) for r in self._requests if _is_accepted(r)]
-                remaining = deadline - time.monotonic()
-                if len(sent) >= count or remaining <= 0:
-                    break
-                self._condition.wait(remaining)
-        if len(sent) < count:
-            raise TimeoutError(f"expected {count} sent messages within {timeout}s, got {len(sent)}")
-        return sent
+        return self._wait_for(_sent_messages, count, timeout, "sent messages")
 
     def status_callback(self, sid: str, status: str, *, error_code: str = "") -> dict[str, str]:
         """The form Twilio would post to the message's StatusCallback when it reaches `status`."""
@@ -218,13 +150,6 @@ class TwilioAPIStandIn:
             error_code=error_code,
             account_sid=sent.account_sid,
         )
-
-    def reset(self) -> None:
-        """Forget recorded requests and pending knobs."""
-        with self._condition:
-            self._requests.clear()
-            self._scripted.clear()
-            self._delays.clear()
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -246,37 +171,21 @@ class TwilioAPIStandIn:
 
         For answers the real API rarely gives: a proxy's HTML 502, a 201 that is not JSON.
         """
-        with self._condition:
-            self._scripted.append(_Scripted(status, body, dict(headers or {}), times))
-
-    def delay_next(self, seconds: float, *, times: int = 1) -> None:
-        """Hold the next `times` answers back for `seconds` (to provoke client timeouts)."""
-        with self._condition:
-            self._delays.extend([seconds] * times)
+        self._script(status, body, headers, times)
 
     # -- serving (called from the handler threads) ---------------------------------------------
 
-    def _handle(
+    def _respond(
         self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
-        """Decide and record the answer; returns (status, body, extra headers)."""
-        with self._condition:
-            delay = self._delays.pop(0) if self._delays else 0.0
+    ) -> tuple[RecordedRequest, dict[str, str]]:
         match = _MESSAGES_PATH.match(path.split("?", 1)[0])
         form = {
             key: values[-1]
             for key, values in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
         }
         status, response, extra = self._answer(method, match, headers, form)
-        record = RecordedRequest(
-            method, path, match["account_sid"] if match else "", headers, form, status, response
-        )
-        with self._condition:
-            self._requests.append(record)
-            self._condition.notify_all()
-        if delay:
-            time.sleep(delay)
-        return status, response, extra
+        account_sid = match["account_sid"] if match else ""
+        return RecordedRequest(method, path, account_sid, headers, form, status, response), extra
 
     def _answer(
         self, method: str, match: re.Match | None, headers: dict[str, str], form: dict[str, str]
@@ -287,12 +196,7 @@ class TwilioAPIStandIn:
             return 401, _error(20003, 401), {}
         if method != "POST":
             return 405, _error(20004, 405, "Method not allowed"), {}
-        with self._condition:
-            scripted = self._scripted[0] if self._scripted else None
-            if scripted is not None:
-                scripted.remaining -= 1
-                if scripted.remaining <= 0:
-                    self._scripted.pop(0)
+        scripted = self._take_scripted()
         if scripted is not None:
             return scripted.status, scripted.body, scripted.headers
         code = _refusal(form)
@@ -314,53 +218,6 @@ class TwilioAPIStandIn:
             and user == (self.account_sid or user)
             and password == (self.auth_token or password)
         )
-
-
-class _Server(ThreadingHTTPServer):
-    """The HTTP server; handler threads never keep the process alive."""
-
-    daemon_threads = True
-    stand_in: TwilioAPIStandIn
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up mid-request is not worth a traceback in the test output."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Reads one request, lets the stand-in decide, writes the answer."""
-
-    server_version = "TwilioAPIStandIn/1"
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        stand_in: TwilioAPIStandIn = self.server.stand_in  # type: ignore[attr-defined]
-        status, response, headers_out = stand_in._handle(self.command, self.path, headers, body)
-        extra = dict(headers_out)
-        if isinstance(response, str):
-            encoded, content_type = response.encode(), "text/html; charset=UTF-8"
-        else:
-            encoded, content_type = json.dumps(response).encode(), "application/json; charset=utf-8"
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", extra.pop("Content-Type", content_type))
-            self.send_header("Content-Length", str(len(encoded)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(encoded)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a delay_next timeout test)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
 
 
 def _refusal(form: dict[str, str]) -> int:
@@ -424,6 +281,10 @@ def _error(code: int, status: int, message: str | None = None) -> dict[str, Any]
 def _is_accepted(request: RecordedRequest) -> bool:
     response = request.response
     return request.accepted and isinstance(response, dict) and bool(response.get("sid"))
+
+
+def _sent_messages(requests: list[RecordedRequest]) -> list[SentMessage]:
+    return [_sent(request) for request in requests if _is_accepted(request)]
 
 
 def _sent(request: RecordedRequest) -> SentMessage:

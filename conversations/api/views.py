@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -73,6 +76,15 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This action is not possible in the object's current state."
     default_code = "conflict"
+
+
+@contextmanager
+def _refusal_is_conflict() -> Iterator[None]:
+    """A domain service refusing inside the block (the object's state does not allow it) answers 409."""
+    try:
+        yield
+    except services.ActionRefused as refusal:
+        raise Conflict(str(refusal)) from refusal
 
 
 def _choice_filter(request: Request, name: str, choices: list[str] | None = None) -> str | None:
@@ -262,20 +274,19 @@ class DraftViewSet(viewsets.ReadOnlyModelViewSet):
         draft = self.get_object()
         body = DraftApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            services.draft_approve(
-                draft_id=draft.pk,
-                by=request.user,
-                text=body.validated_data.get("text"),
-                seen_through=body.validated_data.get("seen_through"),
-            )
-        except services.StaleDraft as stale:
-            return Response(
-                {"detail": str(stale), "code": "stale_draft", "newest_message": stale.newest_message_id},
-                status=status.HTTP_409_CONFLICT,
-            )
-        except services.ActionRefused as refusal:
-            raise Conflict(str(refusal)) from refusal
+        with _refusal_is_conflict():
+            try:
+                services.draft_approve(
+                    draft_id=draft.pk,
+                    by=request.user,
+                    text=body.validated_data.get("text"),
+                    seen_through=body.validated_data.get("seen_through"),
+                )
+            except services.StaleDraft as stale:
+                return Response(
+                    {"detail": str(stale), "code": "stale_draft", "newest_message": stale.newest_message_id},
+                    status=status.HTTP_409_CONFLICT,
+                )
         return self._decided(draft.pk)
 
     @extend_schema(
@@ -287,10 +298,8 @@ class DraftViewSet(viewsets.ReadOnlyModelViewSet):
     def reject(self, request: Request, pk: str | None = None) -> Response:
         """Reject; a draft already decided is refused with 409."""
         draft = self.get_object()
-        try:
+        with _refusal_is_conflict():
             services.draft_reject(draft_id=draft.pk, by=request.user)
-        except services.ActionRefused as refusal:
-            raise Conflict(str(refusal)) from refusal
         return self._decided(draft.pk)
 
 
@@ -350,10 +359,8 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
     def takeover(self, request: Request, pk: str | None = None) -> Response:
         """Pause the bot in this conversation."""
         conversation = self.get_object()
-        try:
+        with _refusal_is_conflict():
             services.conversation_take_over(conversation_id=conversation.pk, by=request.user)
-        except services.ActionRefused as refusal:
-            raise Conflict(str(refusal)) from refusal
         return self._current(conversation.pk)
 
     @extend_schema(
@@ -365,10 +372,8 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
     def release(self, request: Request, pk: str | None = None) -> Response:
         """Let the bot answer again."""
         conversation = self.get_object()
-        try:
+        with _refusal_is_conflict():
             services.conversation_release(conversation_id=conversation.pk, by=request.user)
-        except services.ActionRefused as refusal:
-            raise Conflict(str(refusal)) from refusal
         return self._current(conversation.pk)
 
     @extend_schema(
@@ -387,12 +392,10 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
         conversation = self.get_object()
         body = ReplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
+        with _refusal_is_conflict():
             messages = services.conversation_reply(
                 conversation_id=conversation.pk, by=request.user, text=body.validated_data["text"]
             )
-        except services.ActionRefused as refusal:
-            raise Conflict(str(refusal)) from refusal
         return Response(
             {"messages": MessageSerializer(messages, many=True).data}, status=status.HTTP_202_ACCEPTED
         )

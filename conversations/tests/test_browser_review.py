@@ -14,15 +14,11 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -33,8 +29,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
+from conversations.tests.servers import ROOT, serve, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -82,24 +78,6 @@ SCRIPT = [
 
 pytestmark = pytest.mark.slow
 
-T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(predicate: Callable[[], T], *, timeout: float = 20.0, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 @dataclass
 class Server:
@@ -127,27 +105,15 @@ class Server:
         return self.api.get("/api/drafts/", params={"status": "pending"}).json()["results"]
 
 
-def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """`manage.py serve` in its own process, with the scripted engine and a loopback Graph API."""
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
-    with GraphAPIStandIn(token=GRAPH_TOKEN) as graph:
-        port = _free_port()
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-        }
-        env.update(
-            DJANGO_SETTINGS_MODULE="gatekeeper_site.settings",
-            GATEKEEPER_VAR_DIR=str(tmp_path),
+    with (
+        GraphAPIStandIn(token=GRAPH_TOKEN) as graph,
+        serve(
+            tmp_path,
             SECRET_KEY="browser-test-secret",
             WHATSAPP_APP_SECRET=APP_SECRET,
             WHATSAPP_API_TOKEN=GRAPH_TOKEN,
@@ -155,36 +121,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
             GATEKEEPER_PASSWORD=PASSWORD,
             AI_PROVIDER="scripted",
             AI_SCRIPT_PATH=str(script),
-            REPLY_BURST_SECONDS="0.2",
-            PORT=str(port),
-            PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        )
-        migrated = _manage("migrate", "--noinput", env=env)
-        assert migrated.returncode == 0, migrated.stderr
-        setup = _manage("gatekeeper_setup", env=env)
-        assert setup.returncode == 0, setup.stderr
-        token = setup.stdout.strip().splitlines()[-1].removeprefix("token: ")
-        log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        base = f"http://127.0.0.1:{port}"
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=10)
-        try:
-            _wait_for(lambda: _healthy(api), what="the server to answer /healthz")
-            yield Server(base=base, api=api, graph=graph, phone_number_id="100000000000001")
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
-            log.close()
-            api.close()
-
-
-def _healthy(api: httpx.Client) -> bool:
-    try:
-        return api.get("/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
+        ) as served,
+    ):
+        yield Server(base=served.base, api=served.api, graph=graph, phone_number_id="100000000000001")
 
 
 def _seed(server: Server) -> dict:
@@ -207,7 +146,7 @@ def _seed(server: Server) -> dict:
         sender="15550003333",
         name="First Bank",
     )
-    return _wait_for(
+    return wait_for(
         lambda: {d["contact"]["name"]: d for d in server.pending()} if len(server.pending()) >= 3 else None,
         what="three pending drafts",
     )

@@ -6,92 +6,28 @@ the API to approve, and a loopback Graph API to see what would reach WhatsApp.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
 from channels_app.testing.graph_api import GraphAPIStandIn
+from conversations.tests.servers import manage, serve, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
 def embedded_server(tmp_path):
-    with GraphAPIStandIn(token="embedded-token") as graph:
-        port = free_port()
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-        }
-        env.update(
-            DJANGO_SETTINGS_MODULE="gatekeeper_site.settings",
-            GATEKEEPER_VAR_DIR=str(tmp_path),
+    with (
+        GraphAPIStandIn(token="embedded-token") as graph,
+        serve(
+            tmp_path,
             SECRET_KEY="embedded-mode-test-secret",
             WHATSAPP_APP_SECRET="embedded-app-secret",
             WHATSAPP_API_TOKEN="embedded-token",
             WHATSAPP_GRAPH_API_URL=graph.url,
             GATEKEEPER_PASSWORD="embedded-password",
-            REPLY_BURST_SECONDS="0.2",
-            PORT=str(port),
-            PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        )
-        assert manage("migrate", "--noinput", env=env).returncode == 0
-        setup = manage("gatekeeper_setup", env=env)
-        assert setup.returncode == 0, setup.stderr
-        token = setup.stdout.strip().splitlines()[-1].removeprefix("token: ")
-        log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        api = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {token}"}, timeout=10
-        )
-        try:
-            wait_for(lambda: _healthy(api), what="the server to answer /healthz")
-            yield api, graph, env
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=20)
-            log.close()
-            api.close()
-
-
-def _healthy(api: httpx.Client) -> bool:
-    try:
-        return api.get("/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
+        ) as served,
+    ):
+        yield served.api, graph, served.env
 
 
 def test_a_newcomer_sees_a_draft_approves_it_and_then_delegates(embedded_server):

@@ -7,7 +7,6 @@ engine, daphne serving HTTP and WebSocket on one port), two plain sites on other
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,17 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels_app.webchat.tests.servers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    answers,
-    clean_env,
-    free_port,
-    manage,
-    process,
-    static_site,
-    wait_for,
-)
+from channels_app.webchat.tests.servers import CHROMIUM, CHROMIUM_ARGS, static_site
+from conversations.tests.servers import free_port, serve
 
 pytestmark = [
     pytest.mark.slow,
@@ -87,28 +77,20 @@ def server(tmp_path_factory) -> Iterator[Server]:
     for site in ("allowed", "other"):
         (folder / site).mkdir()
         (folder / site / "index.html").write_text(HOST_PAGE.format(base=base))
-    with static_site(folder / "allowed") as allowed_site, static_site(folder / "other") as other_site:
-        env = clean_env(
-            DJANGO_SETTINGS_MODULE="gatekeeper_site.settings",
-            GATEKEEPER_VAR_DIR=str(folder),
+    with (
+        static_site(folder / "allowed") as allowed_site,
+        static_site(folder / "other") as other_site,
+        serve(
+            folder,
+            port=port,
             SECRET_KEY="webchat-browser-test-secret",
             GATEKEEPER_PASSWORD="browser-password",
-            REPLY_BURST_SECONDS="0.2",
-            PORT=str(port),
-            PUBLIC_BASE_URL=base,
             WEBCHAT_ALLOWED_ORIGINS=allowed_site,
-        )
-        assert manage("migrate", "--noinput", env=env).returncode == 0
-        setup = manage("gatekeeper_setup", env=env)
-        assert setup.returncode == 0, setup.stderr
-        token = setup.stdout.strip().splitlines()[-1].removeprefix("token: ")
-        log = folder / "serve.log"
-        with process([sys.executable, "manage.py", "serve"], env=env, log=log):
-            wait_for(lambda: answers(f"{base}/healthz"), what="the server to answer /healthz")
-            with httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=10) as api:
-                running = Server(base, api, log, allowed_site, other_site)
-                running.set_rule("cellphone_provider", "auto")
-                yield running
+        ) as served,
+    ):
+        running = Server(base, served.api, served.log, allowed_site, other_site)
+        running.set_rule("cellphone_provider", "auto")
+        yield running
 
 
 @pytest.fixture(scope="module")

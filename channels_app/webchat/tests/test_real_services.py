@@ -15,7 +15,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from channels_app.webchat.tests.conftest import SLUG
-from channels_app.webchat.tests.servers import ROOT, answers, clean_env, free_port, process, wait_for
+from channels_app.webchat.tests.servers import answers
+from conversations.tests.servers import ROOT, clean_env, free_port, process, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -90,7 +91,7 @@ def test_a_reply_from_a_separate_rq_worker_reaches_the_socket_on_real_daphne(
         return frames
 
     with process(daphne, env=services_env, log=tmp_path / "daphne.log"):
-        wait_for(lambda: answers(f"{base}/chat/{SLUG}/"), what="daphne to serve the chat page")
+        wait_for(lambda: answers(f"{base}/chat/{SLUG}/"), timeout=30, what="daphne to serve the chat page")
         frames = asyncio.run(visit())
 
     history, echo, *live = frames
