@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models import Case, DateTimeField, Expression, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -68,16 +68,18 @@ def status_may_advance(current: str, new: str) -> bool:
 def ingest_batch(batch: InboundBatch) -> IngestResult:
     """Store one webhook delivery atomically and schedule the work it creates.
 
-    Set-based, so a delivery of 100 messages costs about what one costs: one statement
-    each for the accounts, the conversations, the messages (`ON CONFLICT DO NOTHING`) and
-    one UPDATE per conversation that received something new.
+    Set-based, so a delivery of 100 messages costs what one costs: from senders who wrote
+    before, one SELECT of their conversations (with accounts and contacts), one INSERT of
+    the messages (`ON CONFLICT DO NOTHING`) and one UPDATE of the conversations.
     """
     batch = storable_batch(batch)
     result = IngestResult()
     wanted = {(m.provider, m.account_address) for m in batch.messages}
     wanted |= {(s.provider, s.account_address) for s in batch.statuses}
     with transaction.atomic():
-        accounts = _load_accounts(wanted)
+        known = _conversations_of_senders(batch.messages)
+        accounts = {(c.account.provider, c.account.address): c.account for c in known.values()}
+        accounts |= _load_accounts(wanted - accounts.keys())
         arrivals = []
         for inbound in batch.messages:
             account = accounts.get((inbound.provider, inbound.account_address))
@@ -86,7 +88,7 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
             else:
                 arrivals.append((account, inbound))
         if arrivals:
-            _store_messages(arrivals, result)
+            _store_messages(arrivals, known, result)
         for update in batch.statuses:
             account = accounts.get((update.provider, update.account_address))
             if account is None:
@@ -114,11 +116,35 @@ def _load_accounts(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ChannelA
 
 
 Arrival = tuple[ChannelAccount, InboundMessage]
+#: A sender's conversation on one account: (account id, sender address).
+SenderKey = tuple[int, str]
 
 
-def _store_messages(arrivals: list[Arrival], result: IngestResult) -> None:
+def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> dict[SenderKey, Conversation]:
+    """The senders' existing conversations, with their accounts and contacts, in one query."""
+    senders: dict[tuple[str, str], set[str]] = {}
+    for inbound in messages:
+        senders.setdefault((inbound.provider, inbound.account_address), set()).add(inbound.sender_address)
+    match = Q()
+    for (provider, account_address), addresses in senders.items():
+        match |= Q(
+            account__provider=provider, account__address=account_address, contact__address__in=addresses
+        )
+    return _conversations_matching(match) if senders else {}
+
+
+def _conversations_matching(match: Q) -> dict[SenderKey, Conversation]:
+    return {
+        (conversation.account_id, conversation.contact.address): conversation
+        for conversation in Conversation.objects.select_related("account", "contact").filter(match)
+    }
+
+
+def _store_messages(
+    arrivals: list[Arrival], known: dict[SenderKey, Conversation], result: IngestResult
+) -> None:
     """Insert the messages no earlier delivery stored; advance the conversations they belong to."""
-    conversations = _conversations_for(arrivals)
+    conversations = _conversations_for(arrivals, known)
     reply_targets = _reply_targets(arrivals)
     rows = [
         _message_row(inbound, account, conversations[account.pk, inbound.sender_address], reply_targets)
@@ -140,32 +166,24 @@ def _store_messages(arrivals: list[Arrival], result: IngestResult) -> None:
         _advance(fresh)
 
 
-def _conversations_for(arrivals: list[Arrival]) -> dict[tuple[int, str], Conversation]:
-    """Each sender's conversation (with its contact), created on their first message."""
-    first_seen: dict[tuple[int, str], Arrival] = {}
+def _conversations_for(
+    arrivals: list[Arrival], known: dict[SenderKey, Conversation]
+) -> dict[SenderKey, Conversation]:
+    """Each sender's conversation (with its contact): `known` plus those created for first messages."""
+    first_seen: dict[SenderKey, Arrival] = {}
     for account, inbound in arrivals:
         first_seen.setdefault((account.pk, inbound.sender_address), (account, inbound))
-    found = _existing_conversations(first_seen)
+    found = {key: known[key] for key in first_seen.keys() & known.keys()}
     missing = [arrival for key, arrival in first_seen.items() if key not in found]
     if missing:
         _create_conversations(missing)
-        found |= _existing_conversations(first_seen.keys() - found.keys())
+        match = Q()
+        for account, inbound in missing:
+            match |= Q(account_id=account.pk, contact__address=inbound.sender_address)
+        found |= _conversations_matching(match)
     for key, conversation in found.items():
         _fill_contact_details(conversation.contact, first_seen[key][1])
     return found
-
-
-def _existing_conversations(keys) -> dict[tuple[int, str], Conversation]:
-    by_account: dict[int, set[str]] = {}
-    for account_id, address in keys:
-        by_account.setdefault(account_id, set()).add(address)
-    match = Q()
-    for account_id, addresses in by_account.items():
-        match |= Q(account_id=account_id, contact__address__in=addresses)
-    return {
-        (conversation.account_id, conversation.contact.address): conversation
-        for conversation in Conversation.objects.select_related("contact").filter(match)
-    }
 
 
 def _create_conversations(arrivals: list[Arrival]) -> None:
@@ -254,14 +272,10 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
     """One UPDATE for the whole delivery: latest inbound times, closed conversations reopened,
     burst windows restarted; then each conversation with something readable gets its draft job."""
     now = timezone.now()
-    latest = Case(
-        *[
-            When(pk=conversation.pk, then=Value(max(m.sent_at or now for m in new), DateTimeField()))
-            for conversation, new in fresh.items()
-        ]
-    )
     readable = [c for c, new in fresh.items() if any(m.kind in Kind.READABLE for m in new)]
     burst = settings.REPLY_BURST_SECONDS
+    due = now + timedelta(seconds=burst)
+    latest = _per_conversation({c.pk: max(m.sent_at or now for m in new) for c, new in fresh.items()})
     Conversation.objects.filter(pk__in=[c.pk for c in fresh]).update(
         last_inbound_at=Greatest(Coalesce("last_inbound_at", latest), latest),
         status=Case(
@@ -269,12 +283,7 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
             default=F("status"),
         ),
         # Messages arriving within the burst window are answered together.
-        reply_due_at=Case(
-            When(
-                pk__in=[c.pk for c in readable], then=Value(now + timedelta(seconds=burst), DateTimeField())
-            ),
-            default=F("reply_due_at"),
-        ),
+        reply_due_at=_per_conversation({c.pk: due if c in readable else F("reply_due_at") for c in fresh}),
         updated_at=now,
     )
     jobs.schedule_each("conversations.tasks.draft_reply", [(c.pk,) for c in readable], delay=burst)
@@ -288,6 +297,20 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
                     reason=EscalationReason.UNREADABLE,
                     detail=f"{conversation.contact} sent a message the assistant cannot read ({inbound.kind}).",
                 )
+
+
+def _per_conversation(values: dict[int, object]) -> Expression:
+    """An UPDATE's value for each conversation: a constant when all share it (the usual case), else a CASE."""
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        (value,) = distinct
+        return value if isinstance(value, F) else Value(value, DateTimeField())
+    return Case(
+        *[
+            When(pk=pk, then=value if isinstance(value, F) else Value(value, DateTimeField()))
+            for pk, value in values.items()
+        ]
+    )
 
 
 def apply_status(account: ChannelAccount, update: StatusUpdate) -> int:
