@@ -127,12 +127,12 @@ STALLED_WORK_SECONDS = env.float("STALLED_WORK_SECONDS", default=30.0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_app.webchat.layer.WaitingRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s timeout, as long as channels_redis's blocking receive
-                # (receives then fail under load), and pools 100 connections at most (a burst of
-                # sockets opening or closing fails beyond that): give both room.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
+                # (receives then fail under load): give it room. The pool waits up to `timeout`
+                # seconds for a free connection when a burst of sockets opens or closes at once.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 100, "timeout": 20}],
                 # Processes that share a prefix share groups; tests and staging use one of their own.
                 "prefix": env("CHANNEL_LAYER_PREFIX", default="asgi"),
             },

@@ -10,8 +10,10 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from functools import cache
 
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
+from django.core.signals import setting_changed
 
 logger = logging.getLogger(__name__)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -51,11 +53,30 @@ def hit(scope: str, key: str, rate: Rate, *, now: float | None = None) -> int | 
     return None
 
 
+@cache
+def counters() -> BaseCache:
+    """One cache client for the whole process.
+
+    Django's `cache` is one client per async task: under the ASGI server that is a Redis
+    connection pool per chat socket, thousands of connections for thousands of visitors.
+    """
+    return caches.create_connection("default")
+
+
+def _forget_counters(*, setting: str, **kwargs) -> None:
+    if setting == "CACHES":
+        counters.cache_clear()
+
+
+setting_changed.connect(_forget_counters)
+
+
 def _count(key: str, timeout: int) -> int:
-    if cache.add(key, 1, timeout=timeout):
+    store = counters()
+    if store.add(key, 1, timeout=timeout):
         return 1
     try:
-        return cache.incr(key)
+        return store.incr(key)
     except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=timeout)
+        store.add(key, 1, timeout=timeout)
         return 1

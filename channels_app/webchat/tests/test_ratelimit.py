@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import uuid
+
 import pytest
+import redis
+from asgiref.sync import sync_to_async
 from django.core.checks import run_checks
 
 from channels_app.webchat.ratelimit import Rate, hit
@@ -43,3 +49,29 @@ def test_a_bad_rate_in_settings_fails_the_system_checks(settings):
     settings.WEBCHAT_SLUG = "has spaces"
     ids = {error.id for error in run_checks()}
     assert {"webchat.E001", "webchat.E003"} <= ids
+
+
+def test_chat_sockets_counting_at_once_share_one_process_wide_redis_pool(settings):
+    """Each socket is its own async task; Django's `cache` would open a Redis pool for each."""
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"rl-{uuid.uuid4().hex[:8]}",
+        }
+    }
+    observer = redis.Redis.from_url(url)
+    before = observer.info("clients")["connected_clients"]
+
+    async def sockets() -> None:
+        async def visitor(n: int) -> None:
+            await sync_to_async(hit, thread_sensitive=False)("t", f"visitor-{n}", Rate(20, 60))
+
+        await asyncio.gather(*(visitor(n) for n in range(60)))
+
+    asyncio.run(sockets())
+
+    opened = observer.info("clients")["connected_clients"] - before
+    observer.close()
+    assert opened <= 12, f"{opened} Redis connections for 60 sockets"
