@@ -35,6 +35,6 @@ clean:
 	rm -rf $(VENV) var
 
 # Measure the production stack on loopback (PostgreSQL db gk_bench and Redis db 5 on this machine):
-# writes BENCHMARKS.md and bench/results/latency.png. About 10 minutes.
+# writes BENCHMARKS.md and bench/results/latency.png. About 12 minutes.
 bench: install
 	$(PY) -m bench.run

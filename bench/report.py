@@ -12,6 +12,13 @@ ANCHORS = {
 }
 
 
+#: The web chat's targets (the issue): sockets one ASGI process holds, and its memory back to the
+#: baseline once they close, that is within the larger of these two tolerances of it.
+WEBCHAT_SOCKETS = 2000
+RSS_TOLERANCE_MB = 20.0
+RSS_TOLERANCE_FRACTION = 0.10
+
+
 def _n(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "-"
@@ -178,16 +185,169 @@ def summary_table(figures: dict, chosen: str) -> list[str]:
                 "met" if len(set(drafts)) == 1 else "not met",
             )
         )
-    rows.append(
-        (
-            "web chat: sockets per ASGI process, round trip p50/p99, memory before/during/after",
-            "to come from the web-chat work",
-            "2,000 sockets, memory back to baseline",
-            "pending",
-        )
-    )
+    rows += webchat_rows(figures.get("webchat", {}))
     lines = ["| figure | measured | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return lines
+
+
+def rss_allowance(before_mb: float) -> float:
+    """How far above its baseline the RSS may stay after the sockets close, MB."""
+    return max(RSS_TOLERANCE_MB, before_mb * RSS_TOLERANCE_FRACTION)
+
+
+def _tcp(counts: dict[str, int]) -> str:
+    """The server's connections other than visitors' sockets, e.g. "34 to port 6379"."""
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()) if kind != "visitors") or "-"
+
+
+def webchat_rows(webchat: dict) -> list[tuple[str, str, str, str]]:
+    """The summary's web-chat rows: sockets held, round trip at that load, memory; pending if not run."""
+    if not webchat:
+        return [
+            (
+                "web chat: sockets per ASGI process, round trip p50/p99, memory before/during/after",
+                "not measured yet (`python -m bench.run --only webchat`)",
+                "2,000 sockets, memory back to baseline",
+                "pending",
+            )
+        ]
+    held, asked = webchat["sockets_held"], webchat["sockets_asked"]
+    opening, load, rest = webchat["opening"], webchat["at_load"], webchat["at_rest"]
+    refused = sum(opening["failed"].values())
+    if held >= WEBCHAT_SOCKETS:
+        sockets_status = "met"
+    elif asked >= WEBCHAT_SOCKETS:
+        sockets_status = "not met"
+    else:
+        sockets_status = f"not tried ({asked:,} asked)"
+    memory = webchat["memory"]
+    before, during, after = (memory[key]["rss_mb"] for key in ("before", "during", "after"))
+    per_socket = (during - before) * 1024 / held if held else 0
+    second = webchat.get("second_round")
+    again = (
+        f"; a second round of {second['opening']['opened']:,} sockets then "
+        f"{second['after']['rss_mb'] - after:+.1f} MB"
+        if second
+        else ""
+    )
+    return [
+        (
+            f"web chat: sockets one ASGI process holds ({webchat.get('server', 'daphne')}, Redis channel layer)",
+            f"{held:,} of {asked:,} held{f', {refused:,} refused' if refused else ''}; opened at "
+            f"{_n(opening['per_s'])}/s, connect p50 {_n(opening['connect']['p50_ms'])} ms, "
+            f"p99 {_n(opening['connect']['p99_ms'])} ms",
+            f"≥ {WEBCHAT_SOCKETS:,} sockets",
+            sockets_status,
+        ),
+        (
+            f"web chat: message round trip with {load['sockets_open']:,} sockets open",
+            f"assistant's reply p50 {_n(load['reply']['p50_ms'])} ms, p99 {_n(load['reply']['p99_ms'])} ms; "
+            f"echo p50 {_n(load['echo']['p50_ms'])} ms, p99 {_n(load['echo']['p99_ms'])} ms; "
+            f"{load['lost']} of {load['messages']} lost (at rest: reply p50 {_n(rest['reply']['p50_ms'])} ms, "
+            f"p99 {_n(rest['reply']['p99_ms'])} ms)",
+            "",
+            "",
+        ),
+        (
+            "web chat: daphne RSS before / during / after the sockets close",
+            f"{_n(before, 1)} / {_n(during, 1)} / {_n(after, 1)} MB ({_n(per_socket)} KB per socket held{again})",
+            f"after ≤ before + {_n(RSS_TOLERANCE_MB)} MB or + {RSS_TOLERANCE_FRACTION * 100:.0f} %, whichever is larger",
+            "met" if after <= before + rss_allowance(before) else "not met",
+        ),
+    ]
+
+
+def webchat_section(webchat: dict) -> list[str]:
+    """How the web-chat figures were measured, and their detail."""
+    if not webchat:
+        return ["Not measured yet: `python -m bench.run --only webchat` adds it to this page.", ""]
+    memory, closing, second = webchat["memory"], webchat["closing"], webchat.get("second_round")
+    asked, load, rest = webchat["sockets_asked"], webchat["at_load"], webchat["at_rest"]
+    before, during, after = (memory[key]["rss_mb"] for key in ("before", "during", "after"))
+    pace = closing["concurrency"]
+    closes = f"closes them {pace} at a time" if isinstance(pace, int) else f"closes them {pace}"
+    if second:
+        share = second["opening"]["asked"] / max(1, asked)
+        again = (
+            f"A second round then opens and closes {second['opening']['asked']:,} sockets: memory the "
+            "allocator kept from the first round is reused and the RSS barely moves, while memory leaked "
+            f"per socket would grow it again by about {share * 100:.0f} % of the first round's growth. "
+        )
+    else:
+        again = ""
+    lines = [
+        "The production shape of the web chat (Procfile `ws`, `worker` and `sweeper`): one daphne process "
+        "serving the `/ws/` routes with the Redis channel layer and cache, and "
+        f"{webchat.get('workers', 1)} RQ `SimpleWorker` drafting every reply with the model stand-in (burst window "
+        "0; the web chat's rate limits raised, as every visitor comes from 127.0.0.1). `bench/webchat_load.py` "
+        "drives it from its own process (aiohttp, same 2 cores): it times messages of new visitors one at a "
+        f"time at rest, opens {asked:,} sockets 25 at a time (each a new visitor, counted once its history "
+        "frame arrived, read all the time so that daphne's pings are answered), times "
+        f"{load['messages']} messages from held sockets picked at random, one at a time, and {closes}. "
+        "A round trip is timed from sending a message to its "
+        "echo (stored and shown back) and to the assistant's reply (drafted and sent by the worker, rung "
+        "to the socket through the channel layer).",
+        "",
+        "RSS is daphne's VmRSS in /proc: *before* after a warm-up and the messages at rest with no socket "
+        f"open, *during* with every socket open after the messages, *after* once daphne holds none of them "
+        f"plus {_n(closing['settle_s'])} s. {again}Target: at least "
+        f"{WEBCHAT_SOCKETS:,} sockets held, and the RSS after close within {_n(RSS_TOLERANCE_MB)} MB or "
+        f"{RSS_TOLERANCE_FRACTION * 100:.0f} % of the RSS before, whichever is larger (here "
+        f"{_n(before + rss_allowance(before), 1)} MB). The descriptors' limit is raised to its hard "
+        f"limit ({webchat.get('fd_limit', '?'):,}) for daphne and for the load.",
+        "",
+        "| messages | sockets open | sent | lost | echo p50 / p99 | assistant's reply p50 / p99 / max |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, trips in (("at rest", rest), ("at load", load)):
+        echo, reply = trips["echo"], trips["reply"]
+        lines.append(
+            f"| {name} | {trips['sockets_open']:,} | {trips['messages']} | {trips['lost']} "
+            f"| {_n(echo['p50_ms'])} / {_n(echo['p99_ms'])} ms "
+            f"| {_n(reply['p50_ms'])} / {_n(reply['p99_ms'])} / {_n(reply['max_ms'])} ms |"
+        )
+    moments = [
+        ("before", 0, memory["before"]),
+        ("all sockets open", webchat["opening"]["opened"], memory["opened"]),
+        ("during: after the messages at load", load["sockets_open"], memory["during"]),
+        ("after close", 0, memory["after"]),
+    ]
+    if second:
+        moments += [
+            ("second round open", second["opening"]["opened"], second["during"]),
+            ("second round closed", 0, second["after"]),
+        ]
+    lines += [
+        "",
+        "| daphne | visitors' sockets | RSS | descriptors | its other TCP connections |",
+        "|---|---|---|---|---|",
+    ]
+    for name, sockets, snapshot in moments:
+        lines.append(
+            f"| {name} | {sockets:,} | {_n(snapshot['rss_mb'], 1)} MB | {snapshot['fds']:,} "
+            f"| {_tcp(snapshot['tcp'])} |"
+        )
+    steps = ", ".join(
+        f"{key.removesuffix('_s').replace('_', ' ')} {value} s" for key, value in webchat["steps"].items()
+    )
+    lines += [
+        "",
+        f"Opening took {webchat['opening']['seconds']} s ({_n(webchat['opening']['per_s'])} sockets/s); "
+        f"closing {closing['close_s']} s, and daphne had let go of every socket {closing['released_s']} s "
+        f"later. Errors in daphne's log: {webchat.get('server_errors', '?')}. Peak RSS "
+        f"{_n(memory['peak_rss_mb'], 1)} MB. Steps: {steps}.",
+    ]
+    if second and after > before + rss_allowance(before):
+        growth = second["after"]["rss_mb"] - after
+        leak = (during - before) * second["opening"]["opened"] / max(1, webchat["sockets_held"])
+        verdict = "kept by the allocator and reused, not leaked" if growth < leak / 4 else "growing again"
+        lines.append(
+            f"The RSS after close stays {_n(after - before, 1)} MB above the RSS before; the second round "
+            f"moved it by {growth:+.1f} MB where a leak per socket would add about {_n(leak, 1)} MB: "
+            f"memory {verdict}."
+        )
+    lines.append("")
     return lines
 
 
@@ -300,6 +460,9 @@ def write(
         "",
         *sweep_table(figures),
         "",
+        "## Web chat: sockets one ASGI process holds",
+        "",
+        *webchat_section(figures.get("webchat", {})),
     ]
     markdown.write_text("\n".join(text))
 

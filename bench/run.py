@@ -1,10 +1,12 @@
 """`make bench`: start the production stack on loopback, measure it, write BENCHMARKS.md and the plot.
 
-    .venv/bin/python -m bench.run [--quick]
+    .venv/bin/python -m bench.run [--quick] [--only PHASE,...] [--webchat-sockets N]
 
 Uses the machine's PostgreSQL (database `gk_bench`, dropped and created afresh) and Redis
 (database 5), loopback stand-ins of the Graph API and of an OpenAI-compatible model, and
-drives load from separate processes (bench.loadgen). Every phase is bounded in time.
+drives load from separate processes (bench.loadgen, bench.webchat_load). Every phase is
+bounded in time. `--only` re-runs some phases and keeps the other figures from
+bench/results/latest.json, e.g. `--only webchat --database gk_bench_webchat --redis-db 6`.
 """
 
 from __future__ import annotations
@@ -36,11 +38,15 @@ from bench.stack import (
     BenchStack,
     InstantModel,
 )
+from bench.webchat_load import FD_MARGIN, raise_fd_limit
 from channels_app.testing.graph_api import GraphAPIStandIn
 
 RECIPES = list(SERVERS)
 CHOSEN = "gunicorn gthread, 2 workers x 4 threads"
 OFFERED_RATES = [25, 50, 100, 200, 400, 800]
+PHASES = ("ingest", "sweep", "turnaround", "workers", "kill", "inprocess", "webchat")
+#: The ASGI recipe that serves /ws/ in production (Procfile `ws`).
+WEBCHAT_SERVER = "daphne, 1 process"
 
 
 def bench_env(
@@ -68,6 +74,9 @@ def bench_env(
         GATEKEEPER_PASSWORD="bench-password",
         EMAIL_URL="dummymail://",
         PYTHONUNBUFFERED="1",
+        # The web-chat load comes from one address, at many times a visitor's pace.
+        WEBCHAT_VISITOR_RATE="100000/m",
+        WEBCHAT_ADDRESS_RATE="1000000/m",
     )
     return env
 
@@ -92,8 +101,18 @@ def fresh_database(admin_dsn: str, name: str) -> None:
 class Run:
     """One benchmark run: its stack, stand-ins, scratch files and collected figures."""
 
-    def __init__(self, *, quick: bool, database: str, redis_db: int, pg_host: str, redis_host: str) -> None:
+    def __init__(
+        self,
+        *,
+        quick: bool,
+        database: str,
+        redis_db: int,
+        pg_host: str,
+        redis_host: str,
+        webchat_sockets: int = 0,
+    ) -> None:
         self.quick = quick
+        self.webchat_sockets = webchat_sockets or (1000 if quick else 2000)
         self.duration = 4.0 if quick else 8.0
         self.scratch = Path(tempfile.mkdtemp(prefix="gk-bench-"))
         self.graph = GraphAPIStandIn(token=GRAPH_TOKEN).start()
@@ -393,6 +412,51 @@ class Run:
         self.stack.close()
         self.settle()
 
+    def webchat(self) -> None:
+        """Sockets one daphne process holds, round trips at that load, and its RSS before / during / after.
+
+        The production shape of the web chat (Procfile `ws`, `worker`, `sweeper`): daphne serving
+        the /ws/ routes, the Redis channel layer and cache, one SimpleWorker drafting with the
+        model stand-in. The load comes from bench.webchat_load in its own process.
+        """
+        limit = raise_fd_limit()  # daphne and the load process inherit it
+        sockets = self.webchat_sockets
+        if limit < sockets + FD_MARGIN:
+            sockets = limit - FD_MARGIN
+            print(f"  webchat: descriptor limit {limit}: {sockets} sockets, not {self.webchat_sockets}")
+        rest, messages = (10, 30) if self.quick else (30, 100)
+        log = self.scratch / "web.log"
+        logged = log.stat().st_size if log.exists() else 0  # earlier phases' servers wrote there too
+        port = self.stack.start_server(WEBCHAT_SERVER)
+        server = self.stack.processes["web"]
+        self.stack.start_worker("worker-1")
+        self.stack.spawn("sweeper", ["manage.py", "sweep_stalled", "--every", "15"])
+        command = [sys.executable, "-m", "bench.webchat_load", "--base", f"http://127.0.0.1:{port}"]
+        command += ["--server-pid", str(server.pid), "--sockets", str(sockets)]
+        command += ["--messages", str(messages), "--rest-messages", str(rest)]
+        try:
+            done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+                command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, text=True, timeout=900
+            )  # its progress (stderr) shows as it goes
+        finally:
+            self.stack.close()
+        if done.returncode:
+            raise RuntimeError(f"webchat_load failed ({done.returncode}); see its output above")
+        result = json.loads(done.stdout)
+        with log.open("rb") as lines:
+            lines.seek(logged)
+            errors = sum(b" ERROR " in line for line in lines)
+        result.update(server=WEBCHAT_SERVER, workers=1, fd_limit=limit, server_errors=errors)
+        self.figures["webchat"] = result
+        print(
+            f"  webchat: {result['sockets_held']} sockets held; reply at load p50 "
+            f"{result['at_load']['reply']['p50_ms']} ms, p99 {result['at_load']['reply']['p99_ms']} ms; "
+            f"RSS {result['memory']['before']['rss_mb']} / {result['memory']['during']['rss_mb']} / "
+            f"{result['memory']['after']['rss_mb']} MB; {errors} errors in the server's log",
+            flush=True,
+        )
+        self.settle()
+
     def _replies_to(self, recipient: str) -> list:
         """The sends the Graph stand-in accepted for one contact."""
         return [
@@ -456,18 +520,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated phases (ingest,sweep,turnaround,workers,kill,inprocess); "
+        help=f"comma-separated phases ({','.join(PHASES)}); "
         "the other figures are kept from bench/results/latest.json",
     )
+    parser.add_argument(
+        "--webchat-sockets",
+        type=int,
+        default=int(os.environ.get("BENCH_WEBCHAT_SOCKETS", "0")),
+        help="sockets the webchat phase opens (default 2000, 1000 with --quick)",
+    )
     args = parser.parse_args(argv)
-    phases = set(filter(None, args.only.split(","))) or {
-        "ingest",
-        "sweep",
-        "turnaround",
-        "workers",
-        "kill",
-        "inprocess",
-    }
+    phases = set(filter(None, args.only.split(","))) or set(PHASES)
+    if unknown := phases - set(PHASES):
+        parser.error(f"unknown phase(s) {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}")
     started = time.monotonic()
     out = ROOT / "bench" / "results"
     previous = out / "latest.json"
@@ -478,6 +543,7 @@ def main(argv: list[str] | None = None) -> None:
         redis_db=args.redis_db,
         pg_host=args.pg,
         redis_host=args.redis,
+        webchat_sockets=args.webchat_sockets,
     )
     try:
         print(f"benchmark scratch files in {run.scratch}", flush=True)
@@ -498,6 +564,8 @@ def main(argv: list[str] | None = None) -> None:
             from bench import inprocess
 
             run.figures.update(inprocess.measure())
+        if "webchat" in phases:
+            run.webchat()
     finally:
         run.close()
     run.figures = {**keep, **{key: value for key, value in run.figures.items() if value}}

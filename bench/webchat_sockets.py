@@ -14,6 +14,10 @@ It measures, from a separate client process (this one):
 - round trip again with every socket still open.
 The reply burst window is set to 0 to time the machinery (the default, 3 s, waits on purpose for a
 company's follow-up messages). Every phase is bounded in time; the process tree is stopped at the end.
+
+`make bench` measures the production shape on its own (phase `webchat` of bench.run, with the load
+from bench/webchat_load.py): `.venv/bin/python -m bench.run --only webchat`. This script is for
+comparing with the embedded mode and for finding the ceiling step by step.
 """
 
 from __future__ import annotations
