@@ -17,10 +17,10 @@ from django.db.models import Case, DateTimeField, Expression, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from conversations import jobs, window
+from conversations import jobs
 from conversations.bulk import insert_skipping_conflicts
 from conversations.escalation import escalate
-from conversations.inbound import InboundBatch, InboundMessage, Kind, ProviderError, StatusUpdate
+from conversations.inbound import InboundBatch, InboundMessage, Kind, ProviderError
 from conversations.models import (
     Author,
     ChannelAccount,
@@ -32,20 +32,10 @@ from conversations.models import (
     Message,
     MessageStatus,
 )
+from conversations.receipts import apply_status
 from conversations.storable import storable_batch
 
 logger = logging.getLogger(__name__)
-
-# A status only moves forward along this order; FAILED is final and cannot undo a delivery.
-_STATUS_RANK = {
-    MessageStatus.QUEUED: 0,
-    MessageStatus.SENDING: 1,
-    MessageStatus.SENT: 2,
-    MessageStatus.DELIVERED: 3,
-    MessageStatus.READ: 4,
-    MessageStatus.PLAYED: 5,
-}
-WINDOW_CLOSED_CODES = frozenset({"131047", "63016"})
 
 
 @dataclass
@@ -54,15 +44,6 @@ class IngestResult:
     duplicates: int = 0
     statuses_applied: int = 0
     unknown_accounts: set[tuple[str, str]] = field(default_factory=set)
-
-
-def status_may_advance(current: str, new: str) -> bool:
-    """Whether a delivery receipt may replace the stored status (receipts arrive in any order)."""
-    if current == MessageStatus.FAILED or current == new:
-        return False
-    if new == MessageStatus.FAILED:
-        return _STATUS_RANK.get(current, 0) < _STATUS_RANK[MessageStatus.DELIVERED]
-    return _STATUS_RANK.get(new, -1) > _STATUS_RANK.get(current, 0)
 
 
 def ingest_batch(batch: InboundBatch) -> IngestResult:
@@ -176,45 +157,74 @@ def _conversations_for(
     found = {key: known[key] for key in first_seen.keys() & known.keys()}
     missing = [arrival for key, arrival in first_seen.items() if key not in found]
     if missing:
-        _create_conversations(missing)
-        match = Q()
-        for account, inbound in missing:
-            match |= Q(account_id=account.pk, contact__address=inbound.sender_address)
-        found |= _conversations_matching(match)
+        found |= _create_conversations(missing)
     for key, conversation in found.items():
         _fill_contact_details(conversation.contact, first_seen[key][1])
     return found
 
 
-def _create_conversations(arrivals: list[Arrival]) -> None:
-    """Contacts, then conversations; a concurrent delivery creating the same ones is no conflict."""
-    Contact.objects.bulk_create(
-        [
-            Contact(
-                owner_id=account.owner_id,
-                address=inbound.sender_address,
-                name=inbound.sender_name,
-                phone=inbound.sender_phone,
-            )
-            for account, inbound in arrivals
-        ],
-        ignore_conflicts=True,
-    )
-    match = Q()
-    for account, inbound in arrivals:
-        match |= Q(owner_id=account.owner_id, address=inbound.sender_address)
-    contact_ids = {(c.owner_id, c.address): c.pk for c in Contact.objects.filter(match)}
-    Conversation.objects.bulk_create(
-        [
-            Conversation(
-                owner_id=account.owner_id,
-                account=account,
-                contact_id=contact_ids[account.owner_id, inbound.sender_address],
-            )
-            for account, inbound in arrivals
-        ],
-        ignore_conflicts=True,
-    )
+def _create_conversations(arrivals: list[Arrival]) -> dict[SenderKey, Conversation]:
+    """First messages: one INSERT of conversations that returns what it created.
+
+    A conversation a concurrent delivery created first is read back: no conflict, no duplicate.
+    """
+    contacts = _contacts_of(arrivals)
+    wanted = {
+        (account.pk, inbound.sender_address): Conversation(
+            owner_id=account.owner_id,
+            account=account,
+            contact=contacts[account.owner_id, inbound.sender_address],
+        )
+        for account, inbound in arrivals
+    }
+    created = {
+        (account_id, contact_id): pk
+        for pk, account_id, contact_id in insert_skipping_conflicts(
+            list(wanted.values()), returning=["id", "account", "contact"]
+        )
+    }
+    result = {}
+    for key, conversation in wanted.items():
+        conversation.pk = created.get((conversation.account_id, conversation.contact_id))
+        if conversation.pk is not None:
+            result[key] = conversation
+    if len(result) < len(wanted):
+        match = Q()
+        for account_id, address in wanted.keys() - result.keys():
+            match |= Q(account_id=account_id, contact__address=address)
+        result |= _conversations_matching(match)
+    return result
+
+
+def _contacts_of(arrivals: list[Arrival]) -> dict[tuple[int, str], Contact]:
+    """The senders' contacts by (owner, address): new ones inserted in one statement; those the
+    owner already has (from another channel, or a concurrent delivery) read back."""
+    wanted = {
+        (account.owner_id, inbound.sender_address): Contact(
+            owner_id=account.owner_id,
+            address=inbound.sender_address,
+            name=inbound.sender_name,
+            phone=inbound.sender_phone,
+        )
+        for account, inbound in arrivals
+    }
+    created = {
+        (owner_id, address): pk
+        for pk, owner_id, address in insert_skipping_conflicts(
+            list(wanted.values()), returning=["id", "owner", "address"]
+        )
+    }
+    result = {}
+    for key, contact in wanted.items():
+        contact.pk = created.get(key)
+        if contact.pk is not None:
+            result[key] = contact
+    if len(result) < len(wanted):
+        match = Q()
+        for owner_id, address in wanted.keys() - result.keys():
+            match |= Q(owner_id=owner_id, address=address)
+        result |= {(contact.owner_id, contact.address): contact for contact in Contact.objects.filter(match)}
+    return result
 
 
 def _fill_contact_details(contact: Contact, inbound: InboundMessage) -> None:
@@ -311,41 +321,6 @@ def _per_conversation(values: dict[int, object]) -> Expression:
             for pk, value in values.items()
         ]
     )
-
-
-def apply_status(account: ChannelAccount, update: StatusUpdate) -> int:
-    """Move an outbound message's status forward; failures keep their code and tell the owner."""
-    message = (
-        Message.objects.select_for_update()
-        .select_related("conversation")
-        .filter(account=account, provider_message_id=update.provider_message_id, direction=Direction.OUT)
-        .first()
-    )
-    if message is None:
-        logger.info("status %s for unknown message %s ignored", update.status, update.provider_message_id)
-        return 0
-    if not status_may_advance(message.status, update.status):
-        return 0
-    message.status = update.status
-    fields = ["status", "updated_at"]
-    if update.status == MessageStatus.SENT and update.occurred_at:
-        message.sent_at = update.occurred_at
-        fields.append("sent_at")
-    if update.status == MessageStatus.FAILED:
-        message.error_code = update.error_code
-        message.error_detail = update.error_detail
-        fields += ["error_code", "error_detail"]
-    message.save(update_fields=fields)
-    if update.status == MessageStatus.FAILED:
-        detail = f"Message #{message.pk} failed: {update.error_code} {update.error_detail}".strip()
-        if update.error_code in WINDOW_CLOSED_CODES:
-            # Offer the re-engagement template, unless the template itself is what failed.
-            window.report_window_closed(
-                message.conversation, detail=detail, offer=message.kind != Kind.TEMPLATE
-            )
-        else:
-            escalate(message.conversation, reason=EscalationReason.SEND_FAILED, detail=detail)
-    return 1
 
 
 def _log_provider_error(error: ProviderError) -> None:

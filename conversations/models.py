@@ -230,6 +230,29 @@ class Message(models.Model):
         return f"{self.get_direction_display()} {self.kind} #{self.pk}"
 
 
+class EarlyStatus(models.Model):
+    """A delivery receipt that arrived before its message's provider id was stored.
+
+    The provider may report on a message (even its failure) before the send job has
+    committed the id it was given; the receipt waits here and is applied once the id is
+    known, instead of being dropped. Receipts for messages Gatekeeper never sent expire.
+    """
+
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
+    provider_message_id = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_detail = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "provider_message_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.status} for {self.provider_message_id}"
+
+
 class DraftStatus(models.TextChoices):
     PENDING = "pending", "Waiting for approval"
     APPROVED = "approved", "Approved, sending"

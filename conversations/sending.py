@@ -36,6 +36,7 @@ from conversations.providers import (
     SendReceipt,
     get_provider,
 )
+from conversations.receipts import apply_early_statuses
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,8 @@ def _record_accepted(message: Message, provider_message_id: str) -> None:
             next_attempt_at=None,
             updated_at=timezone.now(),
         )
+        # The provider may have reported on this id already (a fast failure): apply it now.
+        apply_early_statuses(account_id=message.account_id, provider_message_id=provider_message_id)
         if (
             message.draft_id
             and not Message.objects.filter(

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from conversations import jobs
 from conversations.models import Conversation, Direction, Escalation, Message, MessageStatus
+from conversations.receipts import apply_early_statuses
 from conversations.sending import fail_message
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class SweepResult:
     sends: int = 0
     notifications: int = 0
     interrupted_sends: int = 0
+    early_statuses: int = 0
 
 
 def sweep_stalled_work() -> SweepResult:
@@ -76,6 +78,9 @@ def sweep_stalled_work() -> SweepResult:
     ).values_list("id", flat=True):
         jobs.enqueue_now("conversations.tasks.notify_owner", escalation_id)
         result.notifications += 1
+
+    # Receipts that raced their message's id being stored.
+    result.early_statuses = apply_early_statuses()
 
     if any(vars(result).values()):
         logger.info("sweeper re-scheduled stalled work: %s", result)

@@ -16,7 +16,15 @@ from django.utils import timezone
 from conversations import jobs
 from conversations.inbound import InboundBatch, InboundMessage, Kind
 from conversations.ingest import ingest_batch
-from conversations.models import Contact, Conversation, ConversationStatus, Escalation, Message, Provider
+from conversations.models import (
+    ChannelAccount,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Escalation,
+    Message,
+    Provider,
+)
 
 ACCOUNT = "106540352242922"
 
@@ -174,3 +182,28 @@ def test_an_unreadable_message_escalates_its_conversation(owner):
     conversation = Conversation.objects.get()
     assert conversation.status == ConversationStatus.NEEDS_ATTENTION
     assert Escalation.objects.get().detail.endswith("sent a message the assistant cannot read (audio).")
+
+
+def test_a_sender_known_from_another_channel_keeps_one_contact_with_a_conversation_per_channel(owner):
+    ingest_batch(InboundBatch(messages=(arrival(1, "15550001", sender_name="Acme Mobile"),)))
+    Contact.objects.update(name="My phone company")
+    twilio = ChannelAccount.objects.create(owner=owner, provider=Provider.TWILIO, address="+15557654321")
+
+    ingest_batch(
+        InboundBatch(
+            messages=(
+                InboundMessage(
+                    provider=Provider.TWILIO,
+                    account_address=twilio.address,
+                    provider_message_id="SM1",
+                    sender_address="15550001",
+                    sender_name="Acme",
+                    text="Also on this number",
+                ),
+            )
+        )
+    )
+
+    contact = Contact.objects.get()
+    assert contact.name == "My phone company"
+    assert sorted(contact.conversations.values_list("account__provider", flat=True)) == ["twilio", "whatsapp"]
