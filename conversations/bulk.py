@@ -1,15 +1,21 @@
-"""Set-based writes the ORM has no word for.
+"""The writes on the webhook's hot path, in SQL both PostgreSQL and SQLite (3.35+) speak.
 
 `bulk_create(ignore_conflicts=True)` issues `INSERT ... ON CONFLICT DO NOTHING` but cannot say
-which rows it inserted; ingest needs exactly that to know which messages are new. Both
-PostgreSQL and SQLite (3.35+) answer it in the same round trip with `RETURNING`.
+which rows it inserted; ingest needs exactly that to know which messages are new, and
+`RETURNING` answers it in the same round trip. The conversation UPDATE is written out
+because building it through the ORM cost more CPU than the rest of the request (py-spy,
+BENCHMARKS.md), and `executemany` sends one per conversation in a single pipeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connections, models, router
+
+from conversations.models import Conversation, ConversationStatus
 
 #: Rows per statement: well under SQLite's 32,766 bound parameters at ~20 columns a row.
 CHUNK = 500
@@ -49,3 +55,51 @@ def insert_skipping_conflicts(objs: Sequence[models.Model], returning: Sequence[
             cursor.execute(sql, params)
             inserted.extend(cursor.fetchall())
     return inserted
+
+
+@dataclass(frozen=True)
+class ConversationAdvance:
+    """What new inbound messages change on their conversation."""
+
+    pk: int
+    latest_inbound: datetime
+    reply_due: datetime | None  # None: nothing readable came, any pending reply keeps its time
+    now: datetime
+
+
+def advance_conversations(changes: Sequence[ConversationAdvance]) -> None:
+    """The latest inbound time only moves forward, a closed conversation reopens, the reply falls due."""
+    if not changes:
+        return
+    meta = Conversation._meta
+    connection = connections[router.db_for_write(Conversation)]
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    def timestamp(value: datetime | None):
+        return meta.get_field("updated_at").get_db_prep_value(value, connection)
+
+    latest, status, due = column("last_inbound_at"), column("status"), column("reply_due_at")
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 -- identifiers from the model; values bound
+        f"{latest} = CASE WHEN {latest} IS NULL OR {latest} < %s THEN %s ELSE {latest} END, "
+        f"{status} = CASE WHEN {status} = %s THEN %s ELSE {status} END, "
+        f"{due} = COALESCE(%s, {due}), {column('updated_at')} = %s "
+        f"WHERE {column('id')} = %s"
+    )
+    rows = [
+        (
+            timestamp(change.latest_inbound),
+            timestamp(change.latest_inbound),
+            ConversationStatus.CLOSED.value,
+            ConversationStatus.OPEN.value,
+            timestamp(change.reply_due),
+            timestamp(change.now),
+            change.pk,
+        )
+        for change in changes
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

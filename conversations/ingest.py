@@ -13,12 +13,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, DateTimeField, Expression, F, Q, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import F, Q
 from django.utils import timezone
 
 from conversations import jobs
-from conversations.bulk import insert_skipping_conflicts
+from conversations.bulk import ConversationAdvance, advance_conversations, insert_skipping_conflicts
 from conversations.escalation import escalate
 from conversations.inbound import InboundBatch, InboundMessage, Kind, ProviderError
 from conversations.models import (
@@ -111,6 +110,9 @@ def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> dict[Send
         match |= Q(
             account__provider=provider, account__address=account_address, contact__address__in=addresses
         )
+    # Naming the contact's owner lets PostgreSQL find the contact by its unique (owner, address)
+    # index instead of scanning every conversation of the account.
+    match &= Q(contact__owner=F("account__owner"))
     return _conversations_matching(match) if senders else {}
 
 
@@ -279,22 +281,23 @@ def _message_row(
 
 
 def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
-    """One UPDATE for the whole delivery: latest inbound times, closed conversations reopened,
-    burst windows restarted; then each conversation with something readable gets its draft job."""
+    """Latest inbound times, closed conversations reopened, burst windows restarted; then each
+    conversation with something readable gets its draft job."""
     now = timezone.now()
     readable = [c for c, new in fresh.items() if any(m.kind in Kind.READABLE for m in new)]
     burst = settings.REPLY_BURST_SECONDS
+    # Messages arriving within the burst window are answered together.
     due = now + timedelta(seconds=burst)
-    latest = _per_conversation({c.pk: max(m.sent_at or now for m in new) for c, new in fresh.items()})
-    Conversation.objects.filter(pk__in=[c.pk for c in fresh]).update(
-        last_inbound_at=Greatest(Coalesce("last_inbound_at", latest), latest),
-        status=Case(
-            When(status=ConversationStatus.CLOSED, then=Value(ConversationStatus.OPEN)),
-            default=F("status"),
-        ),
-        # Messages arriving within the burst window are answered together.
-        reply_due_at=_per_conversation({c.pk: due if c in readable else F("reply_due_at") for c in fresh}),
-        updated_at=now,
+    advance_conversations(
+        [
+            ConversationAdvance(
+                pk=conversation.pk,
+                latest_inbound=max(m.sent_at or now for m in new),
+                reply_due=due if conversation in readable else None,
+                now=now,
+            )
+            for conversation, new in fresh.items()
+        ]
     )
     jobs.schedule_each("conversations.tasks.draft_reply", [(c.pk,) for c in readable], delay=burst)
     for conversation, new in fresh.items():
@@ -307,20 +310,6 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
                     reason=EscalationReason.UNREADABLE,
                     detail=f"{conversation.contact} sent a message the assistant cannot read ({inbound.kind}).",
                 )
-
-
-def _per_conversation(values: dict[int, object]) -> Expression:
-    """An UPDATE's value for each conversation: a constant when all share it (the usual case), else a CASE."""
-    distinct = set(values.values())
-    if len(distinct) == 1:
-        (value,) = distinct
-        return value if isinstance(value, F) else Value(value, DateTimeField())
-    return Case(
-        *[
-            When(pk=pk, then=value if isinstance(value, F) else Value(value, DateTimeField()))
-            for pk, value in values.items()
-        ]
-    )
 
 
 def _log_provider_error(error: ProviderError) -> None:

@@ -55,7 +55,8 @@ def senders(owner):
     return addresses
 
 
-def test_a_hundred_messages_cost_the_statements_of_one(senders):
+def test_a_hundred_messages_cost_the_round_trips_of_one(senders):
+    """The conversations' UPDATEs go as one pipelined executemany (one entry here)."""
     one = statements(arrival(1000, senders[0]))
     same_sender = statements(*(arrival(2000 + n, senders[0]) for n in range(100)))
     many_senders = statements(*(arrival(3000 + n, address) for n, address in enumerate(senders)))
