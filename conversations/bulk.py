@@ -4,7 +4,7 @@
 which rows it inserted; ingest needs exactly that to know which messages are new, and
 `RETURNING` answers it in the same round trip. The conversation UPDATE is written out
 because building it through the ORM cost more CPU than the rest of the request (py-spy,
-BENCHMARKS.md), and `executemany` sends one per conversation in a single pipeline.
+BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ class ConversationAdvance:
 
 
 def advance_conversations(changes: Sequence[ConversationAdvance]) -> None:
-    """The latest inbound time only moves forward, a closed conversation reopens, the reply falls due."""
-    if not changes:
-        return
+    """The latest inbound time only moves forward, a closed conversation reopens, the reply falls due.
+
+    Conversations sharing their new values (a delivery's messages mostly carry the same
+    second) are changed by one statement.
+    """
     meta = Conversation._meta
     connection = connections[router.db_for_write(Conversation)]
     quote = connection.ops.quote_name
@@ -81,25 +83,26 @@ def advance_conversations(changes: Sequence[ConversationAdvance]) -> None:
     def timestamp(value: datetime | None):
         return meta.get_field("updated_at").get_db_prep_value(value, connection)
 
+    groups: dict[tuple, list[int]] = {}
+    for change in changes:
+        groups.setdefault((change.latest_inbound, change.reply_due, change.now), []).append(change.pk)
     latest, status, due = column("last_inbound_at"), column("status"), column("reply_due_at")
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 -- identifiers from the model; values bound
-        f"{latest} = CASE WHEN {latest} IS NULL OR {latest} < %s THEN %s ELSE {latest} END, "
-        f"{status} = CASE WHEN {status} = %s THEN %s ELSE {status} END, "
-        f"{due} = COALESCE(%s, {due}), {column('updated_at')} = %s "
-        f"WHERE {column('id')} = %s"
-    )
-    rows = [
-        (
-            timestamp(change.latest_inbound),
-            timestamp(change.latest_inbound),
-            ConversationStatus.CLOSED.value,
-            ConversationStatus.OPEN.value,
-            timestamp(change.reply_due),
-            timestamp(change.now),
-            change.pk,
-        )
-        for change in changes
-    ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        for (latest_inbound, reply_due, now), pks in groups.items():
+            sql = (
+                f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 -- identifiers from the model; values bound
+                f"{latest} = CASE WHEN {latest} IS NULL OR {latest} < %s THEN %s ELSE {latest} END, "
+                f"{status} = CASE WHEN {status} = %s THEN %s ELSE {status} END, "
+                f"{due} = COALESCE(%s, {due}), {column('updated_at')} = %s "
+                f"WHERE {column('id')} IN ({', '.join(['%s'] * len(pks))})"
+            )
+            params = [
+                timestamp(latest_inbound),
+                timestamp(latest_inbound),
+                ConversationStatus.CLOSED.value,
+                ConversationStatus.OPEN.value,
+                timestamp(reply_due),
+                timestamp(now),
+                *pks,
+            ]
+            cursor.execute(sql, params)

@@ -95,6 +95,10 @@ def _load_accounts(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ChannelA
     }
 
 
+#: Conversations one draft job answers: a delivery from 100 senders makes 10 jobs (enqueueing
+#: one RQ job costs about as much as storing a message), still spread over every worker.
+DRAFTS_PER_JOB = 10
+
 Arrival = tuple[ChannelAccount, InboundMessage]
 #: A sender's conversation on one account: (account id, sender address).
 SenderKey = tuple[int, str]
@@ -299,7 +303,9 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
             for conversation, new in fresh.items()
         ]
     )
-    jobs.schedule_each("conversations.tasks.draft_reply", [(c.pk,) for c in readable], delay=burst)
+    ids = [c.pk for c in readable]
+    chunks = [tuple(ids[start : start + DRAFTS_PER_JOB]) for start in range(0, len(ids), DRAFTS_PER_JOB)]
+    jobs.schedule_each("conversations.tasks.draft_reply", chunks, delay=burst)
     for conversation, new in fresh.items():
         if conversation.status == ConversationStatus.CLOSED:
             conversation.status = ConversationStatus.OPEN

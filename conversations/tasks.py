@@ -1,10 +1,28 @@
 """Job entry points: thin adapters that take ids and call the domain. Safe to run twice."""
 
+import logging
+
 from conversations import drafting, escalation, sending
 
+logger = logging.getLogger(__name__)
 
-def draft_reply(conversation_id: int) -> None:
-    drafting.draft_reply(conversation_id)
+
+def draft_reply(*conversation_ids: int) -> None:
+    """Draft for each conversation in turn (a delivery of many senders enqueues a few such jobs,
+    not one per sender); one that fails does not hold the others back."""
+    failed: Exception | None = None
+    for conversation_id in conversation_ids:
+        try:
+            drafting.draft_reply(conversation_id)
+        except Exception as exc:
+            if len(conversation_ids) == 1:
+                raise
+            logger.exception(
+                "drafting for conversation %s failed; the sweeper will retry it", conversation_id
+            )
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def send_pending(conversation_id: int) -> None:

@@ -115,7 +115,9 @@ def test_each_conversation_with_something_new_gets_one_draft_job(owner, django_c
             )
         )
 
-    drafted = sorted(job.args[0] for job in jobs.recorded if job.path == "conversations.tasks.draft_reply")
+    drafted = sorted(
+        pk for job in jobs.recorded if job.path == "conversations.tasks.draft_reply" for pk in job.args
+    )
     readable = Conversation.objects.filter(contact__address__in=["a", "b"]).order_by("pk")
     assert drafted == [c.pk for c in readable]
     assert all(c.reply_due_at is not None for c in readable)
@@ -208,3 +210,16 @@ def test_a_sender_known_from_another_channel_keeps_one_contact_with_a_conversati
     contact = Contact.objects.get()
     assert contact.name == "My phone company"
     assert sorted(contact.conversations.values_list("account__provider", flat=True)) == ["twilio", "whatsapp"]
+
+
+def test_a_delivery_from_many_senders_makes_a_few_draft_jobs_covering_each_once(
+    owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_batch(InboundBatch(messages=tuple(arrival(n, f"1555{n:04d}") for n in range(25))))
+
+    batches = [job.args for job in jobs.recorded if job.path == "conversations.tasks.draft_reply"]
+    assert [len(args) for args in batches] == [10, 10, 5]
+    assert sorted(pk for args in batches for pk in args) == sorted(
+        Conversation.objects.values_list("pk", flat=True)
+    )
