@@ -88,19 +88,16 @@ def queries(action) -> int:
     return len(captured.captured_queries)
 
 
-def webhook_queries(batch: int, client: Client) -> int:
-    """Queries to ingest one signed delivery of `batch` new messages."""
-    body = payloads.encode(
-        payloads.batch_payload(
-            phone_number_id=PHONE_NUMBER_ID,
-            prefix=f"Q{uuid.uuid4().hex[:8]}",
-            first=0,
-            size=batch,
-            sender_offset=uuid.uuid4().int % 10**9,
-        )
-    )
+def webhook_queries(batch: int, client: Client, *, first_contact: bool) -> int:
+    """Queries to ingest one signed delivery of `batch` new messages, from new or known senders."""
+    senders = uuid.uuid4().int % 10**9
 
-    def post() -> None:
+    def post(prefix: str) -> None:
+        body = payloads.encode(
+            payloads.batch_payload(
+                phone_number_id=PHONE_NUMBER_ID, prefix=prefix, first=0, size=batch, sender_offset=senders
+            )
+        )
         response = client.post(
             "/webhook/whatsapp",
             data=body,
@@ -109,22 +106,30 @@ def webhook_queries(batch: int, client: Client) -> int:
         )
         assert response.status_code == 200, response.content
 
-    return queries(post)
+    if not first_contact:
+        post(f"K{uuid.uuid4().hex[:8]}")  # they wrote before
+    return queries(lambda: post(f"Q{uuid.uuid4().hex[:8]}"))
 
 
 def measure() -> dict:
     """Prompt tokens and query counts for conversations of 20, 1,000 and 10,000 messages."""
     client = Client(HTTP_HOST="127.0.0.1")
-    webhook_queries(1, client)  # warm caches (content types, the account) as a running server has them
+    webhook_queries(1, client, first_contact=True)  # warm caches (content types) as a running server has them
     figures: dict = {"prompt": {}, "queries": {}}
     figures["queries"]["webhook"] = {
-        f"{batch} message(s)": webhook_queries(batch, client) for batch in (1, 2, 10, 100)
+        f"{batch} message(s)": webhook_queries(batch, client, first_contact=False)
+        for batch in (1, 2, 10, 100)
+    }
+    figures["queries"]["webhook, first contact"] = {
+        f"{batch} message(s)": webhook_queries(batch, client, first_contact=True) for batch in (1, 2, 10, 100)
     }
     prompt_tokens(conversation_of(2))  # warm up: the engine, its SDK client and the templates load once
     for length in LENGTHS:
         conversation = conversation_of(length)
         tokens, build_ms = prompt_tokens(conversation)
+        # The draft job sends a reply it may send itself; the send job delivers approved ones.
         draft = queries(lambda c=conversation: drafting.draft_reply(c.pk))
+        sending.queue_outbound(conversation, "Approved by the owner.", author=Author.OWNER)
         send = queries(lambda c=conversation: sending.send_pending(c.pk))
         figures["prompt"][f"{length:,} messages"] = {
             "prompt_tokens": tokens,

@@ -1,7 +1,8 @@
 """Signed webhook bodies, written ahead of time so the load generator only replays bytes.
 
-Every message id is unique (a duplicate takes the cheaper idempotent path), and every sender
-is unique when the turnaround needs one conversation, hence one reply, per message.
+Every message id is unique (a duplicate takes the cheaper idempotent path). Senders come from
+a pool of companies that wrote before (`senders`), as most of an owner's traffic does, or are
+new each time: a first contact, and one conversation (hence one reply) per message.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
 
+#: Companies that wrote before: the webhook's usual traffic (a first contact is measured apart).
+KNOWN_SENDERS = 2_000
 TEXT = "Hello, your bill for November is ready: 42.10 EUR, due on the 30th."
 
 
@@ -35,15 +38,18 @@ def headers(body: bytes, secret: str) -> dict[str, str]:
 
 
 def batch_payload(
-    *, phone_number_id: str, prefix: str, first: int, size: int, sender_offset: int = 0
+    *, phone_number_id: str, prefix: str, first: int, size: int, sender_offset: int = 0, senders: int = 0
 ) -> dict:
-    """One Meta delivery carrying `size` messages from `size` different senders."""
+    """One Meta delivery carrying `size` messages from `size` different senders.
+
+    With `senders`, the senders cycle through that many numbers from `sender_offset`.
+    """
     payload = text_message_payload(phone_number_id=phone_number_id, sender="1", text=TEXT, name="Acme Mobile")
     value = payload["entry"][0]["changes"][0]["value"]
     template_message, template_contact = value["messages"][0], value["contacts"][0]
     value["messages"], value["contacts"] = [], []
     for number in range(first, first + size):
-        sender = f"4{sender_offset + number:011d}"
+        sender = f"4{sender_offset + (number % senders if senders else number):011d}"
         message = copy.deepcopy(template_message)
         message.update({"from": sender, "id": f"wamid.{prefix}.{number}"})
         contact = copy.deepcopy(template_contact)
@@ -63,6 +69,7 @@ def write_webhooks(
     phone_number_id: str,
     secret: str,
     sender_offset: int = 0,
+    senders: int = 0,
 ) -> Path:
     """`count` signed POSTs of `batch` messages each, one per line, for bench.loadgen."""
     with path.open("w") as handle:
@@ -74,6 +81,7 @@ def write_webhooks(
                     first=index * batch,
                     size=batch,
                     sender_offset=sender_offset,
+                    senders=senders,
                 )
             )
             handle.write(f"POST {target} {sign(body, secret)} {base64.b64encode(body).decode()}\n")

@@ -172,9 +172,18 @@ class Run:
     # -- load -----------------------------------------------------------------------------------
 
     def requests_file(
-        self, kind: str, *, count: int, batch: int = 1, target: str = "/webhook/whatsapp"
+        self,
+        kind: str,
+        *,
+        count: int,
+        batch: int = 1,
+        target: str = "/webhook/whatsapp",
+        first_contact: bool = False,
     ) -> str:
-        """A fresh file of prepared requests with ids never used before in this run."""
+        """A fresh file of prepared requests with ids never used before in this run.
+
+        Senders are the pool of KNOWN_SENDERS (bench.payloads) that wrote before, unless `first_contact`.
+        """
         self._files += 1
         path = self.scratch / f"requests-{self._files}.txt"
         if kind == "get":
@@ -186,7 +195,8 @@ class Run:
                 count=count,
                 batch=batch,
                 prefix=f"B{self._files}",
-                sender_offset=self._files * 10_000_000,
+                sender_offset=self._files * 10_000_000 if first_contact else 0,
+                senders=0 if first_contact else payloads.KNOWN_SENDERS,
                 phone_number_id=PHONE_NUMBER_ID,
                 secret=APP_SECRET,
             )
@@ -214,6 +224,7 @@ class Run:
         port = self.stack.start_server(recipe)
         d = self.duration
         self.load(port, self.requests_file("get", count=3000, target="/bench/bare"), duration=2)  # warm-up
+        self.meet_the_senders(port)
         cases = {  # name: (requests, messages per request, connections)
             "bare view": (self.requests_file("get", count=40000, target="/bench/bare"), 1, 32),
             "minimal ingest": (
@@ -222,6 +233,11 @@ class Run:
                 32,
             ),
             "webhook, 1 message": (self.requests_file("post", count=int(800 * d)), 1, 32),
+            "webhook, 1 message, first contact": (
+                self.requests_file("post", count=int(800 * d), first_contact=True),
+                1,
+                32,
+            ),
             "webhook, batch of 10": (self.requests_file("post", count=int(150 * d), batch=10), 10, 8),
             "webhook, batch of 100": (self.requests_file("post", count=int(25 * d), batch=100), 100, 4),
         }
@@ -242,11 +258,26 @@ class Run:
         self.figures["ingest"][recipe] = results
         self.settle()
 
+    def meet_the_senders(self, port: int) -> None:
+        """One message from each of the KNOWN_SENDERS, unmeasured: the companies that wrote before.
+
+        Then ANALYZE, as autovacuum has done on any database that has been running a while:
+        a fresh one's planner statistics still describe empty tables.
+        """
+        batches = payloads.KNOWN_SENDERS // 100
+        requests = self.requests_file("post", count=batches, batch=100)
+        self.load(port, requests, duration=600, connections=1)
+        with psycopg.connect(
+            self.database_url.replace("postgres://", "postgresql://"), autocommit=True
+        ) as conn:
+            conn.execute("ANALYZE")
+
     def sweep(self, recipe: str) -> None:
         """Open loop on the product's webhook: latency against offered load, until saturated."""
         port = self.stack.start_server(recipe)
         d = max(4.0, self.duration * 0.75)
         self.load(port, self.requests_file("get", count=2000, target="/bench/bare"), duration=2)
+        self.meet_the_senders(port)
         points = []
         for rate in OFFERED_RATES:
             requests = self.requests_file("post", count=int(rate * d) + 10)
