@@ -57,6 +57,22 @@ def insert_skipping_conflicts(objs: Sequence[models.Model], returning: Sequence[
     return inserted
 
 
+def insert_new(objs: Sequence[models.Model], *, unique: Sequence[str]) -> list[models.Model]:
+    """Insert the rows no row holds the `unique` key of yet and set their primary keys.
+
+    Returns the rows left out (their key existed, or a concurrent transaction inserted it
+    first): the caller reads those back.
+    """
+    if not objs:
+        return []
+    meta = type(objs[0])._meta
+    attnames = [meta.get_field(name).attname for name in unique]
+    by_key = {tuple(getattr(obj, attname) for attname in attnames): obj for obj in objs}
+    for pk, *key in insert_skipping_conflicts(objs, returning=[meta.pk.name, *unique]):
+        by_key[tuple(key)].pk = pk
+    return [obj for obj in objs if obj.pk is None]
+
+
 @dataclass(frozen=True)
 class ConversationAdvance:
     """What new inbound messages change on their conversation."""

@@ -17,7 +17,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from conversations import jobs
-from conversations.bulk import ConversationAdvance, advance_conversations, insert_skipping_conflicts
+from conversations.bulk import (
+    ConversationAdvance,
+    advance_conversations,
+    insert_new,
+    insert_skipping_conflicts,
+)
 from conversations.escalation import escalate
 from conversations.inbound import InboundBatch, InboundMessage, Kind, ProviderError
 from conversations.models import (
@@ -170,10 +175,8 @@ def _conversations_for(
 
 
 def _create_conversations(arrivals: list[Arrival]) -> dict[SenderKey, Conversation]:
-    """First messages: one INSERT of conversations that returns what it created.
-
-    A conversation a concurrent delivery created first is read back: no conflict, no duplicate.
-    """
+    """First messages: one INSERT of conversations, returning what it created; one that a
+    concurrent delivery created first is read back. Never a conflict, never a duplicate."""
     contacts = _contacts_of(arrivals)
     wanted = {
         (account.pk, inbound.sender_address): Conversation(
@@ -183,23 +186,14 @@ def _create_conversations(arrivals: list[Arrival]) -> dict[SenderKey, Conversati
         )
         for account, inbound in arrivals
     }
-    created = {
-        (account_id, contact_id): pk
-        for pk, account_id, contact_id in insert_skipping_conflicts(
-            list(wanted.values()), returning=["id", "account", "contact"]
-        )
-    }
-    result = {}
-    for key, conversation in wanted.items():
-        conversation.pk = created.get((conversation.account_id, conversation.contact_id))
-        if conversation.pk is not None:
-            result[key] = conversation
-    if len(result) < len(wanted):
+    left_out = insert_new(list(wanted.values()), unique=["account", "contact"])
+    found = {key: conversation for key, conversation in wanted.items() if conversation.pk is not None}
+    if left_out:
         match = Q()
-        for account_id, address in wanted.keys() - result.keys():
-            match |= Q(account_id=account_id, contact__address=address)
-        result |= _conversations_matching(match)
-    return result
+        for conversation in left_out:
+            match |= Q(account_id=conversation.account_id, contact_id=conversation.contact_id)
+        found |= _conversations_matching(match)
+    return found
 
 
 def _contacts_of(arrivals: list[Arrival]) -> dict[tuple[int, str], Contact]:
@@ -214,23 +208,14 @@ def _contacts_of(arrivals: list[Arrival]) -> dict[tuple[int, str], Contact]:
         )
         for account, inbound in arrivals
     }
-    created = {
-        (owner_id, address): pk
-        for pk, owner_id, address in insert_skipping_conflicts(
-            list(wanted.values()), returning=["id", "owner", "address"]
-        )
-    }
-    result = {}
-    for key, contact in wanted.items():
-        contact.pk = created.get(key)
-        if contact.pk is not None:
-            result[key] = contact
-    if len(result) < len(wanted):
+    left_out = insert_new(list(wanted.values()), unique=["owner", "address"])
+    found = {key: contact for key, contact in wanted.items() if contact.pk is not None}
+    if left_out:
         match = Q()
-        for owner_id, address in wanted.keys() - result.keys():
-            match |= Q(owner_id=owner_id, address=address)
-        result |= {(contact.owner_id, contact.address): contact for contact in Contact.objects.filter(match)}
-    return result
+        for contact in left_out:
+            match |= Q(owner_id=contact.owner_id, address=contact.address)
+        found |= {(contact.owner_id, contact.address): contact for contact in Contact.objects.filter(match)}
+    return found
 
 
 def _fill_contact_details(contact: Contact, inbound: InboundMessage) -> None:

@@ -132,7 +132,9 @@ if REDIS_URL:
                 # redis-py 8 reads with a 5 s timeout, as long as channels_redis's blocking receive
                 # (receives then fail under load): give it room. The pool waits up to `timeout`
                 # seconds for a free connection when a burst of sockets opens or closes at once.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 100, "timeout": 20}],
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 15, "max_connections": 100, "timeout": 20}
+                ],
                 # Processes that share a prefix share groups; tests and staging use one of their own.
                 "prefix": env("CHANNEL_LAYER_PREFIX", default="asgi"),
             },

@@ -172,7 +172,8 @@ def test_html_from_the_visitor_and_from_the_owner_is_shown_as_text_and_never_run
     title = page.title()
     send(page, XSS)
     mine = page.locator(".msg--visitor .msg__text").first
-    mine.wait_for()
+    # Shown at once while pending; stored once the server confirms it.
+    page.locator(".msg--visitor:not(.is-pending)").first.wait_for()
     conversation = server.conversation_with(XSS)
     answer = server.api.post(
         f"/api/conversations/{conversation}/reply", json={"text": "<i>owner</i> <script>x</script>"}
