@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -131,9 +132,23 @@ def latest_messages(account_id: int, visitor: Visitor, *, limit: int | None = No
     return [message_frame(message) for message in reversed(newest)]
 
 
+#: A reply handed over this recently is polled again whatever its id (see `messages_after`).
+RECENTLY_HANDED_OVER = timedelta(minutes=2)
+
+
 def messages_after(account_id: int, visitor: Visitor, after: int) -> list[dict]:
-    """The visitor's visible messages with an id above `after`, oldest first (HTTP polling)."""
-    page = _visible(account_id, visitor).filter(id__gt=after).order_by("id")[: settings.WEBCHAT_HISTORY_LIMIT]
+    """The visitor's visible messages with an id above `after`, oldest first (HTTP polling).
+
+    Plus replies handed over in the last two minutes whatever their id: a reply queued before
+    the visitor's newest message becomes visible after the page has moved past its id. The
+    page skips ids it already shows.
+    """
+    recent = Q(direction=Direction.OUT, updated_at__gte=timezone.now() - RECENTLY_HANDED_OVER)
+    page = (
+        _visible(account_id, visitor)
+        .filter(Q(id__gt=after) | recent)
+        .order_by("id")[: settings.WEBCHAT_HISTORY_LIMIT]
+    )
     return [message_frame(message) for message in page]
 
 

@@ -8,11 +8,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.test import Client
+from django.utils import timezone
 
 from channels_app.webchat.tests.conftest import SLUG, chat_socket
 from channels_app.webchat.visitors import Visitor, issue_token
 from conversations import jobs
-from conversations.models import Contact, Message
+from conversations.models import Author, Contact, Conversation, Direction, Message, MessageStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,6 +63,31 @@ def test_get_shows_replies_only_once_they_are_handed_to_the_visitor(client, chat
 
     messages = client.get("/webchat", {"account": SLUG, "visitor_token": token}).json()["messages"]
     assert [m["author"] for m in messages] == ["visitor", "assistant"]
+
+
+def test_a_reply_handed_over_after_the_visitors_next_message_still_reaches_a_polling_page(
+    client, chat_account
+):
+    first = post(client, {"account": SLUG, "text": "one"}).json()
+    token = first["visitor_token"]
+    conversation = Conversation.objects.get(pk=first["conversation"])
+    reply = Message.objects.create(
+        conversation=conversation,
+        account=conversation.account,
+        direction=Direction.OUT,
+        author=Author.ASSISTANT,
+        text="Noted, thank you.",
+        status=MessageStatus.QUEUED,
+    )
+    second = post(client, {"account": SLUG, "text": "two", "visitor_token": token}).json()
+
+    def poll() -> list[str]:
+        query = {"account": SLUG, "visitor_token": token, "after": second["message"]["id"]}
+        return [m["text"] for m in client.get("/webchat", query).json()["messages"]]
+
+    assert poll() == []  # the page shows everything up to "two"; the reply is not out yet
+    Message.objects.filter(pk=reply.pk).update(status=MessageStatus.SENT, updated_at=timezone.now())
+    assert poll() == ["Noted, thank you."]
 
 
 def test_a_retried_post_with_the_same_client_id_is_stored_once(client, chat_account):
