@@ -24,6 +24,18 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
+#: Debian's Chromium, driven by playwright (never `playwright install`), with the flags a
+#: headless run in a container needs.
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 #: Settings a child process must be given by the test, never inherit from the test run.
 _NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "GATEKEEPER_TEST_JOBS_BACKEND"}
 

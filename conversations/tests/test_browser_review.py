@@ -29,17 +29,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
-from conversations.tests.servers import ROOT, serve, wait_for
+from conversations.tests.servers import CHROMIUM, CHROMIUM_ARGS, ROOT, serve, wait_for
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 APP_SECRET = "browser-app-secret"
 GRAPH_TOKEN = "browser-graph-token"
 PASSWORD = "browser-password"

@@ -1,4 +1,4 @@
-"""What the web-chat tests add to `conversations.tests.servers`: Chromium, and a plain site on another origin."""
+"""What the web-chat tests add to `conversations.tests.servers`: a plain site on another origin."""
 
 from __future__ import annotations
 
@@ -10,16 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def answers(url: str) -> bool:

@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels_app.webchat.tests.servers import CHROMIUM, CHROMIUM_ARGS, static_site
-from conversations.tests.servers import free_port, serve
+from channels_app.webchat.tests.servers import static_site
+from conversations.tests.servers import CHROMIUM, CHROMIUM_ARGS, free_port, serve
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's Chromium at {CHROMIUM}"),
 ]
 
 BILL = "Hello, your mobile data plan renews next week and roaming charges apply."
@@ -98,7 +98,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
