@@ -271,11 +271,16 @@ class Stack:
         return self.rows(sql, *params)[0][0]
 
     def mails(self) -> list[str]:
-        """The escalation emails written so far (the file email backend)."""
+        """The escalation emails written so far (the file email backend).
+
+        The backend creates its file before writing the message into it: an empty file is a
+        message still being written, not one to read yet.
+        """
         folder = self.workdir / "mail"
-        return (
+        texts = (
             [path.read_text(errors="replace") for path in sorted(folder.glob("*"))] if folder.exists() else []
         )
+        return [text for text in texts if text.strip()]
 
     # -- teardown ------------------------------------------------------------------------------
 
