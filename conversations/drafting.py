@@ -8,7 +8,7 @@ retried or duplicated job finds the turn already answered and does nothing.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -141,7 +141,7 @@ def _mark_read(conversation: Conversation, message: Message) -> None:
         logger.info("could not mark message %s read: %s", message.pk, exc)
 
 
-def _engine_failed(conversation_id: int, exc: Exception, *, waiting_since) -> None:
+def _engine_failed(conversation_id: int, exc: Exception, *, waiting_since: datetime) -> None:
     """Retry with backoff; tell the owner after a few attempts; keep the turn pending, never drop it."""
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)

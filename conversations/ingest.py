@@ -273,7 +273,7 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
     """Latest inbound times, closed conversations reopened, burst windows restarted; then each
     conversation with something readable gets its draft job."""
     now = timezone.now()
-    readable = [c for c, new in fresh.items() if any(m.kind in Kind.READABLE for m in new)]
+    readable = {c for c, new in fresh.items() if any(m.kind in Kind.READABLE for m in new)}
     burst = settings.REPLY_BURST_SECONDS
     # Messages arriving within the burst window are answered together.
     due = now + timedelta(seconds=burst)
@@ -288,7 +288,7 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
             for conversation, new in fresh.items()
         ]
     )
-    ids = [c.pk for c in readable]
+    ids = sorted(c.pk for c in readable)
     chunks = [tuple(ids[start : start + DRAFTS_PER_JOB]) for start in range(0, len(ids), DRAFTS_PER_JOB)]
     jobs.schedule_each("conversations.tasks.draft_reply", chunks, delay=burst)
     for conversation, new in fresh.items():

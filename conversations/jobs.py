@@ -214,28 +214,22 @@ setting_changed.connect(_reset_backend)
 
 def enqueue_now(path: str, *args: object, delay: float = 0) -> None:
     """Enqueue outside any transaction; a queue outage is logged, the sweeper recovers the work."""
-    try:
-        get_backend().enqueue(path, *args, delay=delay)
-    except Exception:
-        logger.exception("could not enqueue %s%r; the sweeper will re-schedule it", path, args)
+    _enqueue_or_log(path, [args], delay)
 
 
 def schedule(path: str, *args: object, delay: float = 0) -> None:
     """Enqueue once the current transaction commits, so a job never sees uncommitted work."""
-    transaction.on_commit(lambda: enqueue_now(path, *args, delay=delay))
+    schedule_each(path, [args], delay=delay)
 
 
 def schedule_each(path: str, calls: list[tuple], *, delay: float = 0) -> None:
     """`schedule` for many jobs of one kind, handed to the queue together."""
-    if not calls:
-        return
+    if calls:
+        transaction.on_commit(lambda: _enqueue_or_log(path, calls, delay))
 
-    def enqueue_all() -> None:
-        try:
-            get_backend().enqueue_each(path, calls, delay=delay)
-        except Exception:
-            logger.exception(
-                "could not enqueue %d %s jobs; the sweeper will re-schedule them", len(calls), path
-            )
 
-    transaction.on_commit(enqueue_all)
+def _enqueue_or_log(path: str, calls: list[tuple], delay: float) -> None:
+    try:
+        get_backend().enqueue_each(path, calls, delay=delay)
+    except Exception:
+        logger.exception("could not enqueue %s %s; the sweeper will re-schedule it", path, calls)

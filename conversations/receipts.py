@@ -57,12 +57,7 @@ def apply_status(account: ChannelAccount, update: StatusUpdate) -> int:
 
     Returns 1 when the status changed. A receipt for an id not (yet) stored is kept.
     """
-    message = (
-        Message.objects.select_for_update()
-        .select_related("conversation")
-        .filter(account=account, provider_message_id=update.provider_message_id, direction=Direction.OUT)
-        .first()
-    )
+    message = _locked_outbound(account.pk, update.provider_message_id)
     if message is None:
         EarlyStatus.objects.create(
             account=account,
@@ -110,17 +105,20 @@ def apply_early_statuses(*, account_id: int | None = None, provider_message_id: 
             error_detail=receipt.error_detail,
         )
         with transaction.atomic():
-            message = (
-                Message.objects.select_for_update()
-                .select_related("conversation")
-                .filter(account_id=receipt.account_id, provider_message_id=receipt.provider_message_id)
-                .filter(direction=Direction.OUT)
-                .first()
-            )
+            message = _locked_outbound(receipt.account_id, receipt.provider_message_id)
             if message is not None:
                 applied += _advance(message, update)
                 receipt.delete()
     return applied
+
+
+def _locked_outbound(account_id: int, provider_message_id: str) -> Message | None:
+    return (
+        Message.objects.select_for_update()
+        .select_related("conversation")
+        .filter(account_id=account_id, provider_message_id=provider_message_id, direction=Direction.OUT)
+        .first()
+    )
 
 
 def _advance(message: Message, update: StatusUpdate) -> int:

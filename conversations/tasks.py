@@ -9,20 +9,18 @@ logger = logging.getLogger(__name__)
 
 def draft_reply(*conversation_ids: int) -> None:
     """Draft for each conversation in turn (a delivery of many senders enqueues a few such jobs,
-    not one per sender); one that fails does not hold the others back."""
-    failed: Exception | None = None
+    not one per sender); one that fails does not hold the others back, and fails the job after."""
+    failures = []
     for conversation_id in conversation_ids:
         try:
             drafting.draft_reply(conversation_id)
         except Exception as exc:
-            if len(conversation_ids) == 1:
-                raise
             logger.exception(
                 "drafting for conversation %s failed; the sweeper will retry it", conversation_id
             )
-            failed = failed or exc
-    if failed is not None:
-        raise failed
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def send_pending(conversation_id: int) -> None:
