@@ -45,7 +45,7 @@ class ConversationContext:
 
 @dataclass(frozen=True)
 class AIReply:
-    """An engine's answer; `confidence` is in 0..1."""
+    """An engine's answer; `confidence` is in 0..1. An empty `reply` with a `reason` declines to reply."""
 
     reply: str
     category: str

@@ -185,7 +185,9 @@ def _system_prompt(context: ConversationContext) -> str:
     if context.shareable_facts:
         facts = "\n".join(f"- {key}: {value}" for key, value in context.shareable_facts)
         parts.append(
-            f"Facts about the owner you may share when they are relevant (share nothing else):\n{facts}"
+            "Facts about the owner you may share when they are relevant (share nothing else). You do not "
+            "see their values: where one belongs, write its placeholder exactly as shown (for example "
+            "{{fact:email}}); it is filled in after your reply is checked.\n" + facts
         )
     else:
         parts.append("You have no facts about the owner that you may share.")
@@ -196,7 +198,8 @@ def _system_prompt(context: ConversationContext) -> str:
     choices = ", ".join(f'"{category}"' for category in categories)
     parts.append(
         "Answer with ONE JSON object and nothing else (no prose, no code fences), with exactly these keys:\n"
-        '- "reply": string, the message to send to the company;\n'
+        '- "reply": string, the message to send to the company, or "" when no reply should be sent '
+        "(for example an automated notice that needs no answer; then say why in the reason);\n"
         f'- "category": string, one of {choices};\n'
         '- "confidence": number from 0 to 1, how sure you are that the reply is right and safe to send '
         "without the owner checking it (be honest; low when unsure);\n"

@@ -78,3 +78,20 @@ def _bounded(values: Mapping[str, Any]) -> dict[str, Any]:
         else value
         for key, value in values.items()
     }
+
+
+def record_disclosure(draft: Draft, *, actor: User | None) -> AuditEntry | None:
+    """The vault filled shared facts into a reply that is going out: say which, to whom."""
+    if not draft.disclosed:
+        return None
+    conversation = draft.conversation
+    keys = ", ".join(draft.disclosed)
+    return record(
+        actor=actor,
+        action=AuditAction.DISCLOSE,
+        owner_id=conversation.owner_id,
+        conversation=conversation,
+        draft=draft,
+        summary=f"Shared {keys} with {conversation.contact} in draft #{draft.pk}",
+        after={"facts": list(draft.disclosed)},
+    )

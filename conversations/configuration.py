@@ -14,7 +14,7 @@ from conversations import audit
 from conversations.models import AuditAction, Fact, OwnerSettings, Rule, User
 
 RULE_FIELDS = ("category", "action", "instructions", "match_senders", "match_keywords")
-FACT_FIELDS = ("key", "value", "private")
+FACT_FIELDS = ("key", "value", "private", "share_with")
 SETTINGS_FIELDS = ("approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp")
 
 Owned = TypeVar("Owned", Rule, Fact, OwnerSettings)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ai.base import ConversationContext, RuleHint, Turn
 from conversations.models import Author, Conversation, Direction, Fact, Message, OwnerSettings, Rule
+from conversations.trust import vault
 
 #: The most recent messages handed to the engine, however long the conversation is.
 HISTORY_LIMIT = 20
@@ -95,5 +96,8 @@ def engine_context(
             )
             for r in policy.rules
         ),
-        shareable_facts=tuple((fact.key, fact.value) for fact in policy.facts if not fact.private),
+        # The vault: the engine sees where a shared fact goes, never its value (filled after the checks).
+        shareable_facts=tuple(
+            (key, vault.placeholder(key)) for key in vault.shareable(policy.facts, category)
+        ),
     )

@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from ai.base import AIReply
 from ai.engines import get_client
-from conversations import guards, jobs, live, policy, window
+from conversations import audit, jobs, live, policy, window
 from conversations.context import engine_context, match_rule, owner_policy, recent_messages
 from conversations.escalation import escalate
 from conversations.inbound import Kind
 from conversations.models import (
+    AuditAction,
     Conversation,
     Direction,
     Draft,
@@ -31,6 +32,8 @@ from conversations.models import (
 )
 from conversations.providers import SendFailure, get_provider
 from conversations.sending import queue_reply, send_pending
+from conversations.trust import guards
+from conversations.trust.verdict import Verdict, judge
 
 logger = logging.getLogger(__name__)
 
@@ -97,23 +100,31 @@ def draft_reply(conversation_id: int) -> None:
             category = reply.category
             rule = owner.rule_for(category)
 
-    findings = (
-        guards.check_reply(reply.reply, inbound_texts=readable_texts, private_values=owner.private_values)
-        if reply
-        else []
-    )
-    if reply is not None:
-        # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
-        findings += window.closed_findings(conversation)
-    decision = policy.decide(
-        action=rule.action if rule else None,
-        approval_mode=owner.settings.approval_mode,
-        threshold=owner.settings.confidence_threshold,
-        confidence=reply.confidence if reply else 1.0,
-        findings=findings,
-        has_text=bool(reply and reply.reply.strip()),
-    )
-    if _record_outcome(conversation_id, through, category, rule, reply, findings, decision, unanswered[-1]):
+    if reply is None:
+        verdict = None
+        decision = policy.decide(
+            action=rule.action if rule else None,
+            approval_mode=owner.settings.approval_mode,
+            threshold=owner.settings.confidence_threshold,
+            confidence=1.0,
+            has_text=False,
+        )
+    else:
+        verdict = judge(
+            reply.reply,
+            reason=reply.reason,
+            confidence=reply.confidence,
+            inbound_texts=readable_texts,
+            facts=owner.facts,
+            category=category,
+            action=rule.action if rule else None,
+            approval_mode=owner.settings.approval_mode,
+            threshold=owner.settings.confidence_threshold,
+            # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
+            extra_findings=window.closed_findings(conversation),
+        )
+        decision = verdict.decision
+    if _record_outcome(conversation_id, through, category, rule, reply, verdict, decision, unanswered[-1]):
         # Deliver in this job rather than through another trip round the queue; should this
         # process die first, the sweeper finds the queued message and sends it.
         send_pending(conversation_id)
@@ -172,11 +183,12 @@ def _record_outcome(
     category: str,
     rule,
     reply: AIReply | None,
-    findings: list[guards.Finding],
+    verdict: Verdict | None,
     decision: policy.Decision,
     answering: Message,
 ) -> bool:
     """Store the decision under the conversation's lock; true when a reply was queued to send now."""
+    findings = list(verdict.findings) if verdict else []
     queued = False
     with transaction.atomic():
         conversation = (
@@ -202,11 +214,20 @@ def _record_outcome(
                 "updated_at",
             ]
         )
+        if reply is not None and decision.outcome == policy.DROP and not reply.reply.strip():
+            audit.record(
+                actor=None,
+                action=AuditAction.NO_REPLY,
+                owner_id=conversation.owner_id,
+                conversation=conversation,
+                summary=f"The assistant decided not to reply: {reply.reason}",
+            )
         if reply is not None and decision.outcome != policy.DROP:
             draft = Draft.objects.create(
                 conversation=conversation,
                 status=DraftStatus.APPROVED if decision.outcome == policy.SEND else DraftStatus.PENDING,
-                text=reply.reply,
+                text=verdict.text,
+                disclosed=list(verdict.disclosed),
                 category=reply.category,
                 confidence=reply.confidence,
                 reason=reply.reason,
@@ -218,6 +239,7 @@ def _record_outcome(
                 decided_at=timezone.now() if decision.outcome == policy.SEND else None,
             )
             if decision.outcome == policy.SEND:
+                audit.record_disclosure(draft, actor=None)
                 queue_reply(draft, schedule=False)
                 queued = True
             else:

@@ -282,6 +282,9 @@ class Draft(models.Model):
         default=list, blank=True, help_text="Every guard that fired, with the offending words."
     )
     decision = models.TextField(blank=True, help_text="Why the policy sent or held this reply.")
+    disclosed = models.JSONField(
+        default=list, blank=True, help_text="Keys of the shared facts the vault filled into the text."
+    )
     reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The newest inbound message this draft answers: a job retried after it committed finds the
     # turn taken. A template draft re-opens the conversation after it and claims no turn.
@@ -347,6 +350,13 @@ class Fact(models.Model):
         default=True,
         help_text="Private facts are never given to the engine and block any reply containing them.",
     )
+    share_with = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Shareable facts only: the categories of company that may be told this fact "
+        "(empty: every category). The assistant never sees the value; it writes {{fact:KEY}} "
+        "and the value is filled in after the checks.",
+    )
 
     class Meta:
         ordering = ["key"]
@@ -393,6 +403,8 @@ class AuditAction(models.TextChoices):
     SETTINGS = "settings", "Changed settings"
     RULE = "rule", "Changed a rule"
     FACT = "fact", "Changed a fact"
+    DISCLOSE = "disclose", "Shared a fact with a company"
+    NO_REPLY = "no_reply", "Decided not to reply"
 
 
 class AuditEntry(models.Model):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from conversations import guards
 from conversations.models import ApprovalMode, RuleAction
+from conversations.trust import guards
 
 SEND = "send"  # goes out now
 HOLD = "hold"  # waits for the owner's approval
@@ -28,15 +28,22 @@ def decide(
     confidence: float,
     findings: Sequence[guards.Finding] = (),
     has_text: bool = True,
+    declined: bool = False,
 ) -> Decision:
     """Decide one reply from the category's rule action, the owner's settings and the guards.
 
-    `action` is None when no rule covers the category.
+    `action` is None when no rule covers the category. `declined` is the engine's decision not to
+    reply (no text, with a reason): saying nothing never speaks for the owner, so it stands,
+    but a finding that needs the owner (a request for a code) still tells them.
     """
     if action == RuleAction.IGNORE:
         return Decision(DROP, False, ("the rule for this category says ignore",))
     if action == RuleAction.ESCALATE:
         return Decision(DROP, True, ("the rule for this category says escalate",))
+    if declined:
+        needs_owner = [f for f in findings if f.effect == guards.ESCALATE]
+        reasons = ("the engine decided not to reply", *(f"guard {f.guard}: {f.detail}" for f in needs_owner))
+        return Decision(DROP, bool(needs_owner), reasons)
 
     reasons: list[str] = []
     escalate = False

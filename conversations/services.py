@@ -109,6 +109,7 @@ def draft_approve(
             + (" after reading the newer messages" if staleness.stale else ""),
             after={"text": draft.text},
         )
+        audit.record_disclosure(draft, actor=by)
         _settle_attention(draft.conversation)
         queue_reply(draft)
         return draft

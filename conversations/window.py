@@ -19,7 +19,6 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from conversations import guards
 from conversations.escalation import escalate
 from conversations.models import (
     ChannelAccount,
@@ -31,6 +30,7 @@ from conversations.models import (
     EscalationReason,
     Provider,
 )
+from conversations.trust import guards
 
 #: How long after the contact's last message a free-form reply is allowed (WhatsApp's rule).
 WINDOW = timedelta(hours=24)

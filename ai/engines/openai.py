@@ -208,8 +208,8 @@ def parse_answer(
 
     problems = [f'"{key}" is missing' for key in OUTPUT_KEYS if key not in data]
     reply = data.get("reply")
-    if "reply" in data and not (isinstance(reply, str) and reply.strip()):
-        problems.append('"reply" is not a non-empty string')
+    if "reply" in data and not isinstance(reply, str):
+        problems.append('"reply" is not a string')
         reply = ""
 
     category = data.get("category")
@@ -248,6 +248,8 @@ def parse_answer(
     if notes:
         extra["notes"] = notes
 
+    if not problems and not str(reply).strip() and not reason:
+        problems.append('"reply" is empty and "reason" does not say why')
     if problems:
         if not reply:
             return _low_confidence("", "; ".join(problems), owner_name, extra)

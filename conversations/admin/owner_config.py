@@ -95,15 +95,31 @@ class RuleForm(forms.ModelForm):
 class FactForm(forms.ModelForm):
     """A fact with help in plain words."""
 
+    share_with = LinesField(
+        required=False,
+        label="Share with",
+        help_text="Shareable facts only. One category per line (e.g. bank) to share it with those kinds of "
+        "company only; leave empty to share it with every category. The assistant never sees the value: "
+        "it writes a placeholder, filled in after every check has passed, and each disclosure is in the "
+        "audit trail.",
+    )
+
     class Meta:
         model = Fact
-        fields = ["key", "value", "private"]
+        fields = ["key", "value", "private", "share_with"]
         help_texts = {
             "key": "A name for it, e.g. “customer number” or “address”.",
             "value": "The fact itself.",
             "private": "Private: never given to the assistant, and any reply that contains it waits for "
             "you. Untick to let the assistant use it in replies (e.g. your customer number).",
         }
+
+    def clean(self) -> dict:
+        """A private fact is shared with nobody: naming categories for one is a mistake worth saying."""
+        cleaned = super().clean()
+        if cleaned.get("private") and cleaned.get("share_with"):
+            self.add_error("share_with", "A private fact is never shared; untick Private to share it.")
+        return cleaned
 
 
 class OwnerSettingsForm(forms.ModelForm):
@@ -207,7 +223,7 @@ class FactAdmin(_ConfiguredAdmin):
     """What the assistant may know; private values stay masked in the list."""
 
     form = FactForm
-    list_display = ["key", "shown_value", "private", "owner"]
+    list_display = ["key", "shown_value", "private", "shown_share_with", "owner"]
     list_filter = ["private"]
     list_select_related = ["owner"]
     search_fields = ["key"]
@@ -216,13 +232,20 @@ class FactAdmin(_ConfiguredAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Fact | None = None) -> list[str]:
         """The fact's fields, and its owner for a superuser."""
-        fields = ["key", "value", "private"]
+        fields = ["key", "value", "private", "share_with"]
         return ["owner", *fields] if request.user.is_superuser else fields
 
     @admin.display(description="value")
     def shown_value(self, fact: Fact) -> str:
         """Private values never appear in the list, even to the owner."""
         return MASK if fact.private else Truncator(fact.value).chars(80)
+
+    @admin.display(description="shared with")
+    def shown_share_with(self, fact: Fact) -> str:
+        """Who may be told the fact: nobody, every category, or the listed ones."""
+        if fact.private:
+            return "nobody"
+        return ", ".join(fact.share_with) if fact.share_with else "every category"
 
     def save_object(self, obj: Fact, request: HttpRequest) -> None:
         """Save the fact with an audit entry (a private value is masked there)."""

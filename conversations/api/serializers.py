@@ -123,9 +123,30 @@ class RuleSerializer(_OwnedUniqueMixin, serializers.ModelSerializer):
 class FactSerializer(_OwnedUniqueMixin, serializers.ModelSerializer):
     """Something the assistant may know; private facts are never shared or sent unapproved."""
 
+    share_with = serializers.ListField(
+        child=serializers.SlugField(max_length=64),
+        max_length=MATCH_LIST_MAX_ITEMS,
+        required=False,
+        help_text="Shareable facts only: the categories that may be told this fact (empty: every category).",
+    )
+
     class Meta:
         model = Fact
-        fields = ["id", "key", "value", "private"]
+        fields = ["id", "key", "value", "private", "share_with"]
+
+    def validate_share_with(self, value: list[str]) -> list[str]:
+        """Drop repeated categories, keeping the owner's order."""
+        return list(dict.fromkeys(value))
+
+    def validate(self, attrs: dict) -> dict:
+        """A private fact is shared with nobody: naming categories for one is a mistake worth saying."""
+        private = attrs.get("private", self.instance.private if self.instance else True)
+        share_with = attrs.get("share_with", self.instance.share_with if self.instance else [])
+        if private and share_with:
+            raise serializers.ValidationError(
+                {"share_with": "A private fact is never shared; set private to false to share it."}
+            )
+        return attrs
 
     def validate_key(self, value: str) -> str:
         """One value per key, or the assistant could not tell which one is true."""

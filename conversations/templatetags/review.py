@@ -25,12 +25,17 @@ register = template.Library()
 #: Guard names in plain words, for badges and the findings list.
 GUARD_LABELS = {
     "private_fact": "Private fact",
+    "identifier": "Code, PIN or account number",
+    "credential": "Password or security answer",
+    "money": "Money",
+    "commitment": "Commits you",
+    "code_request": "Asks for a code",
+    "vault": "Fact not shared here",
+    "low_confidence": "Low confidence",
+    # Names drafts written before the trust checks carry.
     "one_time_code": "One-time code",
     "card_or_account_number": "Card or account number",
     "password": "Password or PIN",
-    "commitment": "Commits you",
-    "code_request": "Asks for a code",
-    "low_confidence": "Low confidence",
 }
 
 #: How many rows of each kind the queue panel on the admin index shows.
