@@ -21,7 +21,7 @@ from babel.dates import get_month_names
 from conversations.trust.lexicon import EMAIL_SPELLING
 from conversations.trust.normalize import LANGUAGES, Normalized, fold, normalize
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"[a-z]+|[0-9]+")
 #: Shorter than this, a run of letters and digits is too common to call a match.
 _MIN_RUN = 5
 #: Words shorter than this match only beside another word of the value.

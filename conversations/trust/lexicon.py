@@ -226,7 +226,8 @@ REQUEST = Terms(
     "|confirm|confirme|confirmen|confirma|confirmar|confirmez|confirmer|lee|leer|leame|reenvi*|respond*|repit*|repetir|escrib*|dicta*|cual es|cuales son|necesit*"
     "|indica*|indique*|facilit*|verifique|verifiquen|verificar|verifica",
     "envoy*|donne*|donnez|dites|dis-moi|dire|partag*|fourni*|confirm|confirme|confirmen|confirma|confirmar|confirmez|confirmer|lisez|lire|transferez|repond*|repet*"
-    "|tapez|taper|saisi*|dicte*|quel est|quels sont|besoin|indiquez|communiquez|verifiez|verifier|copiez",
+    "|tapez|taper|saisi*|dicte*|quel est|quels sont|besoin|indiquez|communiquez|communiquer|transmett*"
+    "|verifiez|verifier|copiez",
     "senden sie|schicken sie|schick|geben sie|gib|gebt|sagen sie|sag|teilen sie|nennen sie|nenn|bestatigen sie|bestatige"
     "|lesen sie|vorlesen|lies|weiterleit*|antwort*|wiederhol*|eingeb*|tippen|diktier*|mitteil*|wie lautet"
     "|was ist|brauch*|benotig*|ubermittel*|verifizier*",
@@ -264,7 +265,7 @@ CURRENCY = Terms(
 
 PERCENT = Terms(
     "percent|per cent|pct|por ciento|porciento|pour cent|pourcent|prozent|por cento|porcento|per cento"
-    "|percento|percentuale",
+    "|percento|percentuale|por 100|pour 100|per 100|pro 100",  # text2num reads "ciento", "cent" as 100
 )
 
 #: Ways to say "at" and "dot" in a spelled-out email address.
