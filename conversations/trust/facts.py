@@ -52,6 +52,8 @@ def _abbreviates(short: str, long: str) -> bool:
     """St/street, blvd/boulevard, str/strasse, av/avenida: same first letter, letters in order."""
     if short == long:
         return True
+    if len(short) >= 4 and long.startswith(short):  # Hauptstr. for Hauptstrasse
+        return True
     if len(short) >= len(long) or len(short) > 4 or short[0] != long[0] or not short.isalpha():
         return False
     position = 0
@@ -156,18 +158,28 @@ def leaked(reply: Normalized, values: Iterable[str]) -> list[str]:
     reply_skeletons = {_skeleton(reading) for reading in (*reply.words, *reply.joined)}
     reply_words = [_tokens(reading) for reading in (*reply.words, *reply.numbers)]
     for value in values:
-        normalized = normalize(value, decode=False)
-        if len(normalized.plain) < 3:
-            continue
-        skeletons = {_skeleton(reading) for reading in (*normalized.words, *normalized.joined)}
-        if any(len(s) >= _MIN_RUN and any(s in r for r in reply_skeletons) for s in skeletons):
-            found.append(value)
-            continue
-        value_words = [_tokens(reading) for reading in normalized.numbers]
-        if any(_word_match(v, r) for v in value_words if v for r in reply_words):
-            found.append(value)
-            continue
-        dates = _value_dates(normalized)
-        if dates and _date_match(dates, reply):
+        if any(_found(reply_skeletons, reply_words, reply, spelling) for spelling in _spellings(value)):
             found.append(value)
     return found
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
+def _spellings(value: str) -> list[str]:
+    """The value as stored, and with German umlauts written out (Jürgen is also Juergen)."""
+    return list(dict.fromkeys([value, value.translate(_UMLAUTS)]))
+
+
+def _found(reply_skeletons: set[str], reply_words: list[list[str]], reply: Normalized, value: str) -> bool:
+    normalized = normalize(value, decode=False)
+    if len(normalized.plain) < 3:
+        return False
+    skeletons = {_skeleton(reading) for reading in (*normalized.words, *normalized.joined)}
+    if any(len(s) >= _MIN_RUN and any(s in r for r in reply_skeletons) for s in skeletons):
+        return True
+    value_words = [_tokens(reading) for reading in normalized.numbers]
+    if any(_word_match(v, r) for v in value_words if v for r in reply_words):
+        return True
+    dates = _value_dates(normalized)
+    return bool(dates) and _date_match(dates, reply)

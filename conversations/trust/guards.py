@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from conversations.trust import facts, lexicon
-from conversations.trust.normalize import Normalized, normalize
+from conversations.trust.normalize import Normalized, fold, normalize
 
 HOLD = "hold"  # never sent automatically; waits for the owner
 ESCALATE = "escalate"  # the owner is told at once
@@ -29,11 +29,15 @@ CODE_REQUEST = "code_request"
 #: The shortest run of digits that is an identifier: PINs have four.
 IDENTIFIER_DIGITS = 4
 #: How many words before an act a "not" still governs it: "do not want to cancel".
-NEGATION_REACH = 3
+NEGATION_REACH = 6
 #: How many words before an act a topic word makes it a topic: "about the upgrade offer".
 TOPIC_REACH = 3
 #: How many words apart a secret and the request for it may stand in one sentence.
 REQUEST_REACH = 8
+#: A reply this short that answers an offer without declining or deferring reads as a yes.
+SHORT_ANSWER_WORDS = 8
+#: How many words may stand between a credential's name and its value: "Password (case sensitive): x".
+CREDENTIAL_REACH = 4
 
 
 @dataclass(frozen=True)
@@ -77,19 +81,57 @@ _VALUE_NOT_GIVEN = lexicon.Terms(
 )
 
 
+#: "set as the answer", "registered as my password": a value named as a secret after the fact.
+_SET_AS_SECRET = re.compile(
+    r"\b(?:set|chose|chosen|picked|registered|saved|stored|used)\s+(?:it\s+)?as\s+(?:the|my|his|her|their|our)"
+    r"\s+(?:\w+\s+)?(?:answer|password|pin|passcode|secret|code|word)\b"
+)
+_POSTFIX_CREDENTIAL = re.compile(r"(?:\bis|'s|\bwas|\bes|\best|\bist|\be|\bera)\s+(?:\w+\s+){0,2}$")
+
+
+_INTRODUCER = re.compile(
+    r"(?:[:=>]|->|(?<!\w)(?:is|was|es|era|est|ist|e|lautet|sera|will be|would be|se llama|heisst)(?!\w))"
+)
+
+
+def _credential_values(reading: str) -> list[str]:
+    """Each credential named with a value after it, within a few words: "Security answer (city): Lima"."""
+    found = []
+    for match in lexicon.CREDENTIAL.find(reading):
+        rest = reading[match.end() :]
+        reach = re.match(rf"(?:\s*\S+){{0,{CREDENTIAL_REACH + 1}}}", rest)
+        introducer = _INTRODUCER.search(rest, 0, reach.end() if reach else 0)
+        following = _WORD.findall(rest[introducer.end() :]) if introducer else _WORD.findall(rest)[:1]
+        value = following[0].strip(".,;!?\"'()") if following else ""
+        given = value and not _VALUE_NOT_GIVEN.regex.fullmatch(value)
+        if given and (introducer or any(char.isdigit() for char in value)):
+            found.append(f"{match.group(0)} {value}")
+        elif (
+            _POSTFIX_CREDENTIAL.search(reading[: match.start()])
+            and len(reading[: match.start()].split()) >= 2
+        ):
+            found.append(reading[max(0, match.start() - 40) : match.end()].strip())
+    return found
+
+
 def credentials(reply: Normalized) -> list[Finding]:
-    """A password, passcode, PIN or security answer given as a value: "pw: hunter2", "my PIN is 0000"."""
+    """A password, passcode, PIN or security answer given as a value: "pw: hunter2", "my PIN is 0000".
+
+    Held too: a credential's name written in leetspeak ("P@ssw0rd"), which is how passwords look,
+    and a word spelled with its letter case ("'letmein', all lower case"), which is how they are dictated.
+    """
     found = []
     for reading in reply.words:
-        for match in lexicon.CREDENTIAL.find(reading):
-            rest = reading[match.end() :]
-            introducer = lexicon.VALUE_INTRODUCER.match(rest)
-            following = _WORD.findall(rest[introducer.end() :] if introducer else rest)
-            value = following[0].strip(".,;!?\"'()") if following else ""
-            if not value or _VALUE_NOT_GIVEN.regex.fullmatch(value):
-                continue
-            if introducer or any(char.isdigit() for char in value):
-                found.append(f"{match.group(0)} {value}")
+        found += _credential_values(reading)
+    plain = {m.group(0) for m in lexicon.CREDENTIAL.find(reply.plain)}
+    for reading in reply.words[1:]:
+        found += [
+            m.group(0)
+            for m in lexicon.CREDENTIAL.find(reading)
+            if m.group(0) not in plain and len(m.group(0)) > 3
+        ]
+    found += [m.group(0) for m in lexicon.LETTER_CASE.find(reply.plain)]
+    found += [m.group(0) for m in _SET_AS_SECRET.finditer(reply.plain)]
     if not found:
         return []
     return [
@@ -110,18 +152,24 @@ _AMOUNT = re.compile(r"\d+(?:[.,]\d+)*")
 _DECIMAL_AMOUNT = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,]\d{3})*[.,]\d{2}(?![\d.,])")
 
 
+def _currency_word(word: str) -> bool:
+    return bool(lexicon.CURRENCY.regex.fullmatch(word.strip(".,;:!?()[]\"'")))
+
+
 def money(reply: Normalized) -> list[Finding]:
     """An amount (a number beside a currency) or a percentage, however the number is written."""
     found = []
     for reading in reply.numbers:
         for match in _AMOUNT.finditer(reading):
-            before = reading[max(0, match.start() - 6) : match.start()]
-            after = reading[match.end() : match.end() + 14]
-            near_words = f"{before} {after}"
+            before = reading[max(0, match.start() - 12) : match.start()]
+            after = reading[match.end() : match.end() + 16]
+            word_before = (before.split() or [""])[-1]
+            word_after = (after.split() or [""])[0]
             if (
                 any(_is_currency_symbol(char) for char in before[-3:] + after[:3])
                 or after.lstrip().startswith("%")
-                or lexicon.CURRENCY.search(" ".join(near_words.split()[-2:] + after.split()[:1]))
+                or _currency_word(word_before)
+                or _currency_word(word_after)
                 or lexicon.PERCENT.regex.match(after.lstrip())
             ):
                 found.append(match.group(0))
@@ -170,6 +218,8 @@ def _clauses(text: str) -> list[_Clause]:
 def _split_conjunctions(piece: str) -> list[str]:
     parts, position = [], 0
     for match in lexicon.CONJUNCTION.find(piece):
+        if not piece[position : match.start()].strip() or not piece[match.end() :].strip():
+            continue  # a lone "y" or "e" is a word, not a join
         parts.append(piece[position : match.start()])
         position = match.end()
     parts.append(piece[position:])
@@ -198,7 +248,9 @@ def _deferred(clause: str, start: int) -> bool:
 
 
 def _topic(clause: str, start: int) -> bool:
-    """An act named as a topic ("about the upgrade"), in a clause that asks for nothing."""
+    """An act named as a topic ("about the upgrade", "send the renewal terms"), not asked for."""
+    if lexicon.INFO_REQUEST.search(clause) and not lexicon.AGREEMENT.search(clause):
+        return True
     return bool(lexicon.TOPIC.search(_words_before(clause, start, TOPIC_REACH))) and not (
         lexicon.REQUEST_MARKER.search(clause)
     )
@@ -216,8 +268,12 @@ def _commits(clause: _Clause) -> list[str]:
         if lexicon.NEGATION.search(_words_before(text, match.start(), NEGATION_REACH)):
             words.append(text)
     for match in lexicon.AGREEMENT.find(text):
-        if not _negated(text, match.start(), match.end()):
+        thanked = _words_before(text, match.start(), 1) == "for"  # "thanks for confirming": theirs
+        if not thanked and not _negated(text, match.start(), match.end()):
             words.append(match.group(0))
+    imperative = _IMPERATIVE_YES.match(text)
+    if imperative:
+        words.append(imperative.group(0))
     for match in lexicon.ACTION.find(text):
         if _negated(text, match.start(), match.end()) or _deferred(text, match.start()):
             continue
@@ -227,55 +283,57 @@ def _commits(clause: _Clause) -> list[str]:
     return words
 
 
+#: "Do it.", "Take it", "Go on then": agreeing by telling the company to act.
+_IMPERATIVE_YES = re.compile(
+    r"^(?:(?:please|just|ok|okay|so|then|yes|yeah|fine|right|alright|sure)\s+)*"
+    r"(?:do it|do that|take it|book it|go on|go for it|sign me|put it|make it|get it)(?!\w)"
+)
+#: Emoji that say yes.
+_YES_EMOJI = frozenset("👍👌✅✔☑🤝🆗💯")
+
 _KEYWORD_ASK = re.compile(
     r"(?<!\w)(?:reply|respond|text|answer|send|type|responde|responda|contesta|envia|repondez|repondre|envoyez"
-    r"|antworten sie|antworte|senden sie|schreiben sie|responda|envie|rispondi|rispondete|invia)"
-    r"(?:\s+(?:with|con|avec|mit|com|by|us|to us))?\s*[:\"'“«]?\s*([a-z0-9]{1,12})(?!\w)"
+    r"|antworten sie|antworte|senden sie|schreiben sie|envie|rispondi|rispondete|invia)"
+    r"(?:\s+(?:with|con|avec|mit|com|by|us|to us))?\s*[:\"'“«]?\s*(\S{1,12})",
+    re.IGNORECASE,
 )
-_NOT_A_KEYWORD = frozenset(
-    [
-        "to",
-        "the",
-        "us",
-        "me",
-        "a",
-        "an",
-        "by",
-        "here",
-        "please",
-        "now",
-        "this",
-        "that",
-        "it",
-        "with",
-        "your",
-        "our",
-        "back",
-        "later",
-        "soon",
-        "as",
-        "in",
-        "on",
-        "at",
-        "for",
-    ]
-)
+#: Replying these only unsubscribes: it commits the owner to nothing.
+_OPT_OUT = frozenset({"stop", "unsubscribe", "stopp", "arret", "arreter", "baja", "sair", "parar", "optout"})
 
 
 def _asked_keywords(inbound: list[Normalized]) -> set[str]:
-    """The words a company asked to be sent back: "reply YES to confirm", "text STOP"."""
+    """The word a company asked to be sent back, written as a keyword: "reply YES", "text '1'"."""
     keywords = set()
     for message in inbound:
-        for reading in message.words:
-            keywords |= {m.group(1) for m in _KEYWORD_ASK.finditer(reading)} - _NOT_A_KEYWORD
-    return keywords
+        for match in _KEYWORD_ASK.finditer(message.original):
+            word = match.group(1).strip("\"'”»:.,!?")
+            quoted = match.group(0).rstrip(word + "\"'”»:.,!?")[-1:] in "\"'“«"
+            if word and (word.isupper() or word.isdigit() or quoted):
+                keywords.add(fold(word))
+    return keywords - _OPT_OUT
 
 
 def _asks_for_decision(inbound: list[Normalized]) -> bool:
+    """The company proposes something: an act, an agreement or an offer to say yes to."""
     return any(
-        "?" in reading or lexicon.ACTION.search(reading) or lexicon.AGREEMENT.search(reading)
+        lexicon.ACTION.search(reading)
+        or lexicon.AGREEMENT.search(reading)
+        or lexicon.PROPOSAL.search(reading)
         for message in inbound
         for reading in message.words
+    ) or bool(_asked_keywords(inbound))
+
+
+def _says_something_else(clause: _Clause) -> bool:
+    """A clause that declines, defers, asks, thanks, or asks only to be written to."""
+    text = clause.text
+    return bool(
+        clause.question
+        or lexicon.NEGATION.search(text)
+        or lexicon.DEFERRAL.search(text)
+        or lexicon.INFO_REQUEST.search(text)
+        or lexicon.ACKNOWLEDGEMENT.regex.match(text)
+        or lexicon.COMMUNICATION.search(text)
     )
 
 
@@ -290,11 +348,21 @@ def commitments(reply: Normalized, inbound: Iterable[Normalized] = ()) -> list[F
     decision_asked = _asks_for_decision(inbound)
     words: list[str] = []
     for reading in reply.words:
-        for clause in _clauses(reading):
+        clauses = _clauses(reading)
+        for clause in clauses:
             words += _commits(clause)
-            if clause.first and decision_asked and lexicon.AFFIRMATIVE.regex.match(clause.text):
-                words.append(lexicon.AFFIRMATIVE.regex.match(clause.text).group(0))
-        words += [k for k in keywords if re.search(rf"(?<!\w){re.escape(k)}(?!\w)", reading)]
+            affirmative = lexicon.AFFIRMATIVE.regex.match(clause.text)
+            if clause.first and decision_asked and affirmative:
+                words.append(affirmative.group(0))
+            if decision_asked and clause.text[:1] in _YES_EMOJI:
+                words.append(clause.text[:1])
+            for keyword in keywords:
+                found = re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", clause.text)
+                if found and not _negated(clause.text, found.start(), found.end()):
+                    words.append(keyword)
+        short = len(reading.split()) <= SHORT_ANSWER_WORDS
+        if decision_asked and short and clauses and not all(_says_something_else(c) for c in clauses):
+            words.append(reading)
     if not words:
         return []
     return [
@@ -311,8 +379,18 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
     return [(piece, "?" in piece) for piece in pieces if piece.strip()]
 
 
+_PLEASE = lexicon.Terms("please|pls|por favor|s'il vous plait|svp|bitte|per favore|per piacere")
+_BACK_REFERENCE = re.compile(
+    r"(?<!\w)(?:them|it|those|these|that|lo|la|los|las|le|les|ihn|sie|es|o|a|os|as|li|ne)(?!\w)"
+)
+#: Acronyms of secrets, read in capitals only ("TAN" is also Spanish for "so").
+_SECRET_ACRONYM = re.compile(r"(?<![A-Za-z])(?:OTP|TAN|mTAN|PUK|PIN|CVV|CVC|2FA)(?![A-Za-z])")
+
+
 def _requested(sentence: str, question: bool, secret: re.Match[str]) -> bool:
     if question:
+        return True
+    if _PLEASE.search(sentence) and not lexicon.NEGATION.search(sentence):
         return True
     for request in lexicon.REQUEST.find(sentence):
         distance = len(
@@ -327,16 +405,37 @@ def _requested(sentence: str, question: bool, secret: re.Match[str]) -> bool:
     return False
 
 
+def _asks_back(sentence: str) -> bool:
+    """A request that points back at the secret named before: "Could you send them back?"."""
+    for request in lexicon.REQUEST.find(sentence):
+        after = sentence[request.end() :].split()[:2]
+        before = _words_before(sentence, request.start(), NEGATION_REACH)
+        negated = lexicon.NEGATION.search(before) and not lexicon.DOUBLE_NEGATIVE.search(before)
+        if not negated and any(_BACK_REFERENCE.fullmatch(word.strip(".,!?")) for word in after):
+            return True
+    return False
+
+
 def code_requests(inbound_texts: Iterable[str]) -> list[Finding]:
     """A company asking for a code, PIN, password or security answer, in any wording: escalate."""
     words = []
     for text in inbound_texts:
-        for reading in normalize(text).words:
-            for sentence, question in _sentences(reading):
-                for secret in lexicon.SECRET.find(sentence):
-                    if _requested(sentence, question, secret):
-                        words.append(sentence.strip()[:160])
-                        break
+        normalized = normalize(text)
+        for reading in normalized.words:
+            sentences = _sentences(reading)
+            for index, (sentence, question) in enumerate(sentences):
+                secrets = lexicon.SECRET.find(sentence)
+                following = sentences[index + 1][0] if index + 1 < len(sentences) else ""
+                if any(_requested(sentence, question, secret) for secret in secrets) or (
+                    secrets and following and _asks_back(following)
+                ):
+                    words.append(sentence.strip()[:160])
+        for sentence in re.split(r"(?<=[.!?\n])\s*", text):
+            acronym = _SECRET_ACRONYM.search(sentence)
+            folded = fold(sentence)
+            secret = acronym and re.search(rf"(?<!\w){acronym.group(0).lower()}(?!\w)", folded)
+            if secret and _requested(folded, "?" in sentence, secret):
+                words.append(folded[:160])
     if not words:
         return []
     return [

@@ -23,7 +23,11 @@ class Terms:
     @staticmethod
     def _pattern(entry: str) -> str:
         words = entry.split()
-        parts = [re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word) for word in words]
+        parts = []
+        for word in words:
+            prefix = r"\w*" if word.startswith("*") and len(word) > 1 else ""
+            word = word[1:] if prefix else word
+            parts.append(prefix + (re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word)))
         return r"[\s\-']+".join(parts)
 
     @cached_property
@@ -43,23 +47,24 @@ AGREEMENT = Terms(
     # English
     "accept*|agree*|approv*|authori*|confirm*|consent*|proceed*|go ahead|go for it|sign me up|sign us up"
     "|count me in|count us in|put me down|put us down|i'm in|im in|we're in|sounds good"
-    "|sounds great|sounds fine|sounds perfect|let's do it|lets do it|do it|do that|fine by me|fine with me"
+    "|sounds great|sounds fine|sounds perfect|let's do it|lets do it|fine by me|fine with me"
     "|works for me|works for us|happy to take|happy to go|happy to sign|happy to pay|happy to proceed"
-    "|happy to accept|happy with the|glad to take|i'll take it|we'll take it|i'll take the|we'll take the"
-    "|take it|i want it|we want it|sure thing|opt in|opt-in|green light|you have my permission|permission granted"
-    "|that's fine|that is fine|it's fine|it is fine|is fine|are fine|all good|ok with|okay with"
-    "|on board|book it|lock it in|yes please|yes, please|it's a deal|that's a deal|done deal",
+    "|happy to accept|glad to take|i'll take it|we'll take it|i'll take the|we'll take the"
+    "|i want it|we want it|sure thing|opt in|opt-in|green light|you have my permission|permission granted"
+    "|that's fine|that is fine|it's fine|it is fine|is fine|are fine|is great|is perfect|all good|ok with|okay with"
+    "|on board|lock it in|yes please|yes, please|it's a deal|that's a deal|done deal",
     # Spanish
     "acept*|de acuerdo|estoy de acuerdo|autoriz*|confirm*|aprueb*|aprob*|adelante|proced*|me apunto"
     "|nos apuntamos|trato hecho|hecho|vale|me parece bien|perfecto, adelante|lo quiero|lo tomo|contrat*"
     "|dale|si, por favor|puede proceder|pueden proceder|queda autorizado",
     # French
     "accept*|j'accepte|d'accord|autoris*|confirm*|approuv*|allez-y|allez y|vas-y|procede*|ca marche"
-    "|ok pour|je souscris|inscrivez-moi|je prends|nous prenons|marche conclu|c'est bon|valide|validez|valider",
+    "|ok pour|je souscris|inscrivez-moi|je prends|nous prenons|marche conclu|c'est bon|valide|validez|valider"
+    "|bon pour accord|accord",
     # German
     "akzeptier*|einverstanden|genehmig*|bestatig*|autorisier*|fahren sie fort|machen sie das|los geht's"
     "|in ordnung|geht klar|ich nehme|wir nehmen|abgemacht|zugestimmt|stimme zu|stimmen zu|zustimm*"
-    "|freigegeben|erlaube|erlauben",
+    "|freigegeben|erlaube|erlauben|stimme|stimmen",
     # Portuguese
     "aceit*|concord*|autoriz*|confirm*|aprov*|pode prosseguir|prossig*|pode seguir|fechado|combinado|topo"
     "|pode fazer|pode avancar|sim, por favor|quero sim|eu quero",
@@ -87,33 +92,37 @@ ACTION = Terms(
     "|refund*|book|booking|booked|books|order|ordering|ordered|buy*|bought|purchas*|subscrib*|subscription*"
     "|enrol*|sign up|signing up|sign-up|sign the|sign it|sign me|switch*|change the plan|change my plan"
     "|change plan|plan change|activat*|deactivat*|disconnect*|top up|top-up|migrat*|install*|add the|add it"
-    "|keep the|keep it|unlock*|release the|direct debit|standing order|opt me in",
+    "|unlock*|release the|direct debit|standing order|opt me in|join|joining|schedul*|arrange the|start the|start it"
+    "|move me|move us|move my|move it|move the"
+    "|initiate|launch",
     # Spanish
     "mejorar*|mejora de plan|actualiz*|renov*|prorrog*|cancel*|anul*|dar de baja|darme de baja|de baja"
     "|dar de alta|darme de alta|portabilidad|portar*|porte|transfer*|pagar*|pago|pagos|pague*|pagad*|paga"
     "|pagamos|cobr*|cargar*|cargo|cargue*|debit*|domicili*|reembols*|devolu*|devolver*|reserv*|pedir*"
     "|pedido*|pida*|pido|comprar*|compra|compras|compramos|compro|compre|comprad*|suscrib*|suscrip*"
-    "|contrat*|cambiar*|cambie*|cambio de|firmar*|firme*|firmo|activar*|active|activen|activad*"
-    "|desactiv*|recarg*",
+    "|contratar*|contrate*|cambiar*|cambie*|cambio de|firmar*|firme*|firmo|activar*|active|activen|activad*"
+    "|desactiv*|recarg*|agend*|programar*|programe*|iniciar*|inicie*",
     # French
     "mettre a niveau|passer a|renouvel*|prolong*|resili*|annul*|fermer|fermez|fermeture|transfer*"
     "|portabilite|payer|paye*|payez|payons|paiement*|regler|reglez|reglement|debit*|prelev*|rembours*"
     "|reserv*|command*|achet*|achat*|souscri*|abonn*|inscri*|chang*|signer|signez|signons|signature"
-    "|activer*|activez|desactiv*|recharg*",
+    "|activer*|activez|desactiv*|recharg*|planifi*|programmer*|programmez|demarr*|lancez|lancer",
     # German
     "upgrad*|verlanger*|kundig*|storn*|aufheb*|schliess*|portier*|ubertrag*|uberweis*|zahlung*|bezahl*"
     "|zahle|zahlt|einzahl*|zahlen sie|abbuch*|belast*|lastschrift*|erstatt*|buch*|bestell*|kauf*"
     "|abonnier*|abonnement*|abo|anmeld*|wechsel*|umstell*|unterschreib*|unterzeichn*|aktivier*"
-    "|deaktivier*|aufladen",
+    "|deaktivier*|aufladen|*mitnahme|*wechsel|*verlangerung|*kundigung|start*|terminier*|vereinbar*",
     # Portuguese
     "atualiz*|renov*|prorrog*|cancel*|encerr*|portabilidade|portar*|transfer*|pagar*|pagamento*|pago"
     "|pague*|paga|cobr*|debit*|reembols*|estorn*|reserv*|encomend*|comprar*|compra|compras|compre*|comprei"
-    "|assin*|subscrev*|mudar*|mude*|mudanca*|troc*|ativar*|ative*|ativad*|desativ*|recarreg*|contrat*",
+    "|assin*|subscrev*|mudar*|mude*|mudanca*|troc*|ativar*|ative*|ativad*|desativ*|recarreg*|contratar*"
+    "|contrate*|agend*|marcar*|marque*|inici*",
     # Italian
-    "aggiorn*|rinnov*|prolung*|disdi*|disdett*|annull*|cancell*|chiud*|portabilita|portare|trasfer*"
-    "|pagar*|pagament*|pago|paghi*|paga|addebit*|rimbors*|prenot*|ordin*|comprar*|compra|compri|compro"
+    "aggiornare|aggiornate|aggiornatemi|aggiorna il|passare a|rinnov*|prolung*|disdi*|disdett*|annull*|cancell*|chiud*|portabilita|portare|trasfer*"
+    "|pagar*|pagament*|pago|paghi*|paga|addebit*|rimbors*|prenot*|ordin*|comprar*|compra|compri|compro|fissa*"
+    "|programma*|avvia*|attivate|attivatemi"
     "|acquist*|abbon*|sottoscri*|cambiar*|cambi|cambia|firmar*|firmi|firma|attivar*|attiva|attivi|disattiv*"
-    "|ricaric*|contratt*",
+    "|ricaric*",
 )
 
 #: A plain yes: it commits the owner when the company asked for a decision.
@@ -130,7 +139,9 @@ AFFIRMATIVE = Terms(
 #: Words that make the same clause a refusal: "not", "don't", "no", in each language.
 NEGATION = Terms(
     "not|no|never|don't|dont|do not|doesn't|does not|won't|will not|wouldn't|would not|can't|cannot"
-    "|shouldn't|should not|isn't|is not|aren't|nor|neither|without|none|nothing|refrain|avoid",
+    "|shouldn't|should not|isn't|is not|aren't|nor|neither|without|none|nothing|refrain|avoid|hasn't|has not"
+    "|haven't|have not|hadn't|didn't|did not|wasn't|weren't|instead of|rather than|leave|unchanged"
+    "|as it is|as is|as usual|the same as",
     "no|nunca|jamas|ni|tampoco|sin|ningun*|nada",
     "ne|n'|pas|jamais|aucun*|sans|ni|rien|non",
     "nicht|kein*|nie|niemals|ohne|weder|nichts",
@@ -158,12 +169,62 @@ DEFERRAL = Terms(
 
 #: Words that make an act a topic rather than a request: "about the upgrade", "regarding cancellation".
 TOPIC = Terms(
-    "about|regarding|concerning|re|on|of|for|info on|information on|details of|details on",
-    "sobre|acerca de|respecto a|de|del|referente a",
-    "sur|concernant|au sujet de|a propos de|de|du|des",
-    "uber|bezuglich|zu|zum|zur|wegen|von",
-    "sobre|acerca de|a respeito de|referente a|de|do|da",
-    "su|riguardo a|riguardo|circa|in merito a|di|del|della",
+    "about|regarding|concerning|re|info on|information on|details of|details on|details about|question about"
+    "|questions about|news about|update on|letter about|message about|thanks for the|thank you for the",
+    "sobre|acerca de|respecto a|referente a|en cuanto a|gracias por el|gracias por la",
+    "sur|concernant|au sujet de|a propos de|quant a|merci pour le|merci pour la|merci de l|merci du",
+    "uber|bezuglich|wegen|hinsichtlich|danke fur den|danke fur die|danke fur das",
+    "sobre|acerca de|a respeito de|referente a|quanto a|obrigado pelo|obrigado pela|obrigada pelo|obrigada pela",
+    "su|riguardo a|riguardo|circa|in merito a|dell|della|dello|sull|sulla|sul|grazie per il|grazie per la",
+)
+
+#: Asking to be told something: an act named in such a clause is what to be told about.
+INFO_REQUEST = Terms(
+    "in writing|by email|by letter|explain*|clarif*|details|terms|conditions|information|info|breakdown|copy of"
+    "|more about|what it includes|what is included|send me the|send us the|send the",
+    "por escrito|por correo|explica*|aclar*|detalles|condiciones|informacion|desglose|copia de|envien*|mande*",
+    "par ecrit|par e-mail|par courrier|expliqu*|precis*|details|conditions|informations|copie de|envoyez*",
+    "schriftlich|per e-mail|per post|erklar*|erlauter*|details|bedingungen|informationen|kopie|schicken sie",
+    "por escrito|por e-mail|explica*|esclarec*|detalhes|condicoes|informacoes|copia de|envie*|mande*",
+    "per iscritto|per e-mail|per posta|spiega*|chiari*|dettagli|condizioni|informazioni|copia di|invia*|mandate",
+)
+
+#: Nothing but thanks, greetings and acknowledgement.
+ACKNOWLEDGEMENT = Terms(
+    "thanks|thank you|many thanks|cheers|noted|received|understood|got it|hello|hi|good morning|good afternoon"
+    "|regards|kind regards|best|ok noted|okay noted",
+    "gracias|muchas gracias|anotado|recibido|entendido|hola|buenos dias|buenas tardes|saludos|un saludo",
+    "merci|merci beaucoup|note|bien recu|recu|compris|bonjour|bonsoir|cordialement|bien a vous",
+    "danke|vielen dank|danke schon|notiert|erhalten|verstanden|hallo|guten tag|gruss|grusse|viele grusse",
+    "obrigado|obrigada|muito obrigado|anotado|recebido|entendido|ola|bom dia|boa tarde|cumprimentos",
+    "grazie|grazie mille|annotato|ricevuto|capito|ciao|buongiorno|buonasera|saluti|cordiali saluti",
+)
+
+#: Asking for communication or for nothing to change: a request that commits the owner to nothing.
+COMMUNICATION = Terms(
+    "send|email|e-mail|post|mail|write|contact|call|phone|ring|remove|delete|stop|wait|address|notify|remind"
+    "|leave|let us know|let me know|reply|respond|message|read|check|collect|pick up",
+    "envie*|envia*|escrib*|llam*|contact*|elimin*|borr*|deje de|dejen de|esper*|avis*|respond*|recog*",
+    "envoy*|ecri*|appel*|contact*|supprim*|retir*|arret*|attend*|previen*|prevenez|repond*|recuper*",
+    "schick*|send*|schreib*|rufen sie|ruf an|anrufen|kontaktier*|losch*|entfern*|wart*|benachrichtig*|antwort*|abhol*",
+    "envi*|escrev*|ligue*|ligar|contat*|remov*|apag*|pare|parem|parar|aguard*|esper*|avis*|respond*|busc*|recolh*",
+    "invi*|mand*|scriv*|chiam*|contatt*|rimuov*|elimin*|smett*|aspett*|avvis*|rispond*|ritir*",
+)
+
+#: A company proposing something: "would you like", "shall we", "reply YES".
+PROPOSAL = Terms(
+    "would you like|do you want|want to|shall we|should we|can we|may we|are you interested|interested in"
+    "|would you be|ready to|like to|do you accept|do you agree|let us know if|reply yes|confirm|offer*|promo*|deal"
+    "|try|trial|fancy|upgrade*|switch*",
+    "quiere|quieres|desea|le interesa|te interesa|podemos|acepta|aceptas|le gustaria|confirme|oferta*|promocion*"
+    "|probar",
+    "voulez-vous|voulez vous|souhaitez|desirez|pouvons-nous|interesse|acceptez|confirmez|aimeriez|offre*|envie de"
+    "|essayer|tester|tenter",
+    "mochten sie|wollen sie|sollen wir|durfen wir|konnen wir|interesse|einverstanden|bestatigen sie|angebot*"
+    "|testen|ausprobieren|lust auf",
+    "quer|deseja|gostaria|podemos|tem interesse|aceita|confirme|confirma|oferta*|promocao|experimentar|testar",
+    "vuole|desidera|possiamo|le interessa|interessato|interessata|accetta|conferma|vorrebbe|offert*|promozion*"
+    "|provare",
 )
 
 #: Asking for an act: "please", "can you", "I want". A topic with one of these is a request.
@@ -201,18 +262,22 @@ CONJUNCTION = Terms(
 SECRET = Terms(
     "code*|c0de*|otp|pin|pins|pin number|passcode*|password*|passwd|pwd|pw|passphrase|pass phrase|pass code"
     "|verification|verify|one-time|one time|security answer|security question|secret answer|secret question"
-    "|memorable word|memorable information|maiden name|token|2fa|two-factor|tan-nummer|cvv|cvc|security number"
+    "|memorable word|memorable information|maiden name|token|2fa|two-factor|tan-nummer|cvv|cvc|security number|kode"
     "|digits|numbers you|number you|numbers we|number we|numbers that|number that|the sms|the text message|login|log-in"
     "|credentials|username",
     "codigo*|clave*|contrasena*|pin|verificacion|verificar|respuesta secreta|pregunta secreta|apellido de soltera"
+    "|pregunta de seguridad|respuesta de seguridad"
     "|digitos|numeros que|numero que|el sms|el mensaje de texto|credenciales",
     "code*|mot de passe|mdp|verification|verifier|reponse secrete|question secrete|nom de jeune fille|chiffres"
+    "|question de securite|reponse de securite"
     "|numeros que|numero que|le sms|identifiants",
     "code*|passwort*|kennwort*|geheimzahl|pin|bestatigungscode|verifizierung*|sicherheitsfrage*"
     "|geheimantwort|madchenname|ziffern|zahlen die|nummer die|die sms|zugangsdaten",
     "codigo*|senha*|pin|verificacao|verificar|resposta secreta|pergunta secreta|nome de solteira|digitos"
+    "|pergunta de seguranca|resposta de seguranca|palavra-passe"
     "|numeros que|numero que|o sms|a mensagem|credenciais",
     "codice*|password|parola d'ordine|parola chiave|pin|verifica|risposta segreta|domanda segreta"
+    "|domanda di sicurezza|risposta di sicurezza"
     "|cognome da nubile|cifre|numeri che|numero che|l'sms|il messaggio|credenziali",
 )
 
@@ -235,24 +300,38 @@ REQUEST = Terms(
     "|leia|ler|encaminh*|respond*|repit*|digite|digitar|ditar|qual e|quais sao|precis*|verifique|verifiquen|verificar|verifica",
     "invia*|inviare|mandi|manda|dammi|dacci|dica|dimmi|dicci|dire|condivid*|fornisc*|fornire|conferm*"
     "|leggi|legga|leggere|inoltr*|rispond*|ripet*|digita|digiti|inserisc*|dettare|detta|qual e|quali sono"
-    "|bisogno|comunica|comunichi|verifique|verifiquen|verificar|verifica",
+    "|bisogno|comunica|comunichi|verifique|verifiquen|verificar|verifica|serve|servono",
 )
 
 #: A secret given as a value: "password: x", "my pin is x".
 CREDENTIAL = Terms(
-    "password*|passwd|pwd|pw|passcode*|pass code|passphrase|pass phrase|pin|pin code|pin number"
-    "|security answer|secret answer|answer to the security question|answer to my security question"
-    "|memorable word|memorable information|maiden name|login|username|user name|credentials|cvv|cvc",
-    "contrasena*|clave|clave secreta|respuesta secreta|apellido de soltera|usuario|credenciales",
-    "mot de passe|mdp|code secret|code confidentiel|reponse secrete|nom de jeune fille|identifiant*",
-    "passwort*|kennwort*|geheimzahl|geheimantwort|madchenname|benutzername|zugangsdaten|sicherheitsantwort",
-    "senha*|resposta secreta|nome de solteira|usuario|credenciais",
-    "password|parola d'ordine|parola chiave|risposta segreta|cognome da nubile|nome utente|credenziali",
+    "password*|passwd|pwd|pw|passcode*|pass code|passphrase|pass phrase|pass|pin|pin code|pin number"
+    "|security answer|secret answer|security question|secret question|memorable word|memorable info*"
+    "|maiden name|login|username|user name|user|creds|credentials|cvv|cvc|secret word|code word|secret",
+    "contrasena*|clave|clave secreta|respuesta secreta|pregunta secreta|pregunta de seguridad"
+    "|respuesta de seguridad|apellido de soltera|usuario|credenciales|palabra secreta",
+    "mot de passe|mdp|code secret|code confidentiel|reponse secrete|question secrete|question de securite"
+    "|reponse de securite|nom de jeune fille|identifiant*|mot secret",
+    "passwort*|kennwort*|geheimzahl|geheimantwort|sicherheitsfrage|madchenname|benutzername|zugangsdaten"
+    "|sicherheitsantwort|geheimwort",
+    "senha*|palavra-passe|palavra passe|resposta secreta|pergunta secreta|pergunta de seguranca"
+    "|resposta de seguranca|nome de solteira|usuario|credenciais|palavra secreta",
+    "password|parola d'ordine|parola chiave|risposta segreta|domanda segreta|domanda di sicurezza"
+    "|risposta di sicurezza|cognome da nubile|nome utente|credenziali|parola segreta",
+)
+
+#: How people dictate a secret: "all lower case", "case sensitive", "with a capital P".
+LETTER_CASE = Terms(
+    "lower case|lowercase|upper case|uppercase|case sensitive|case-sensitive|capital letter*|with a capital"
+    "|all caps|all small",
+    "minusculas|mayusculas|en minuscula*|en mayuscula*|minuscules|majuscules|en minuscule*|en majuscule*"
+    "|kleinbuchstaben|grossbuchstaben|kleingeschrieben|grossgeschrieben|minusculo*|maiusculo*|minuscolo"
+    "|maiuscolo|minuscole|maiuscole",
 )
 
 #: What introduces a credential's value: "is", ":", "=", and the words for "is".
 VALUE_INTRODUCER = re.compile(
-    r"^\s*(?:[:=\->]|is\b|was\b|would be\b|should be\b|es\b|era\b|est\b|c'est\b|ist\b|lautet\b|e\b|sera\b"
+    r"^\s*(?:(?:[:=>]|->|-)+|is\b|was\b|would be\b|should be\b|es\b|era\b|est\b|c'est\b|ist\b|lautet\b|e\b|sera\b"
     r"|will be\b|se llama\b|s'appelle\b|heisst\b|chiama\b|=>)"
 )
 
@@ -260,6 +339,7 @@ VALUE_INTRODUCER = re.compile(
 CURRENCY = Terms(
     "dollar*|buck*|euro*|pound*|quid|sterling|pence|penny|cent|cents|yen|yuan|rupee*|franc*|peso*|real|reais"
     "|reai*|krona|krone*|kronor|zloty*|rand|lira|lire|centavo*|centimo*|centime*|rappen",
+    "dolar*|libra*|pesos|reales|livre*|sterling|pfund|franken|centesim*|yenes|rupia*",
     "usd|eur|gbp|brl|mxn|ars|clp|cop|chf|jpy|cny|inr|cad|aud|nzd|sek|nok|dkk|pln|zar|try|us\\$|r\\$|eu",
 )
 

@@ -30,7 +30,12 @@ LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "pt", "it")
 #: What may sit between the pieces of one number written apart ("48 29 13", "482\n913", "48-29-13").
 _DIGIT_GAP = re.compile(r"(?<=\d)[\s.\-/,_()\[\]·•|:+*#~]{1,3}(?=\d)")
 #: Letters spelled out one at a time: "c o d e", "c-o-d-e", "c.o.d.e".
-_SPELLED = re.compile(r"(?<!\w)(?:\w[ .\-_*·]){2,}\w(?!\w)")
+_SPELLED = re.compile(r"(?<!\w)\w([ .\-_*·])(?:\w\1)+\w(?!\w)")
+#: "double five", "triple two": English for a digit said twice or three times.
+_REPEATED = re.compile(r"\b(double|triple)[ -](\w+)")
+#: Letters that stand for digits inside a run of digits: "7l9O38" is 719038.
+_DIGIT_LOOKALIKES = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8", "z": "2", "g": "9"})
+_MOSTLY_DIGITS = re.compile(r"\b(?=(?:\w*\d){3})\w{4,}\b")
 _BASE64_TOKEN = re.compile(r"(?<![\w+/=])[A-Za-z0-9+/_-]{8,}={0,2}(?![\w+/=])")
 _HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?((?:[0-9A-Fa-f]{2}){4,})(?![0-9A-Za-z])")
 _LEET = str.maketrans(
@@ -145,7 +150,15 @@ def decoded_tokens(text: str) -> list[str]:
 
 
 def _spelled_joined(text: str) -> str:
-    return _SPELLED.sub(lambda m: re.sub(r"[ .\-_*·]", "", m.group(0)), text)
+    return _SPELLED.sub(lambda m: m.group(0).replace(m.group(1), ""), text)
+
+
+def _said_repeated(text: str) -> str:
+    return _REPEATED.sub(lambda m: " ".join([m.group(2)] * (2 if m.group(1) == "double" else 3)), text)
+
+
+def _digits_from_lookalikes(text: str) -> str:
+    return _MOSTLY_DIGITS.sub(lambda m: m.group(0).translate(_DIGIT_LOOKALIKES), text)
 
 
 def _unleet(text: str) -> str:
@@ -178,7 +191,14 @@ def normalize(text: str, *, decode: bool = True) -> Normalized:
     nfkc = unicodedata.normalize("NFKC", text)
     casefolded = _map_characters(nfkc).casefold()
     plain = _tidy(_strip_marks(casefolded))
-    numbers = [plain, *(_tidy(_strip_marks(reading)) for reading in _number_words(casefolded))]
+    spoken = _said_repeated(casefolded)
+    # Number words joined by hyphens ("four-eight-two") are read one by one as well.
+    said = [spoken, re.sub(r"(?<=[^\W\d])-(?=[^\W\d])", " ", spoken)]
+    numbers = [
+        plain,
+        _digits_from_lookalikes(plain),
+        *(_tidy(_strip_marks(reading)) for text in dict.fromkeys(said) for reading in _number_words(text)),
+    ]
     spelled = _spelled_joined(plain)
     words = [plain, spelled, _unleet(spelled)]
     if decode:
