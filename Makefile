@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PORT ?= 8000
 
-.PHONY: run test install lint clean bench
+.PHONY: run test install lint trust clean bench
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-test: lint
+# The trust evaluation prints its table by class; a dangerous send fails the run (TRUST.md).
+trust: install
+	DJANGO_SETTINGS_MODULE=gatekeeper_site.test_settings $(PY) manage.py trust_eval
+
+test: lint trust
 	$(VENV)/bin/pytest
 
 clean:

@@ -148,7 +148,13 @@ def test_fact_crud_round_trip(client_a, owner_a):
     )
     assert created.status_code == 201, created.content
     fact = created.json()
-    assert fact == {"id": fact["id"], "key": "customer_number", "value": "123-456", "private": False}
+    assert fact == {
+        "id": fact["id"],
+        "key": "customer_number",
+        "value": "123-456",
+        "private": False,
+        "share_with": [],
+    }
     assert Fact.objects.get(pk=fact["id"]).owner == owner_a
 
     assert client_a.get("/user-settings/facts/").json()["results"] == [fact]
@@ -174,3 +180,29 @@ def test_a_duplicate_fact_key_is_a_clear_400(client_a, owner_a):
 
     assert response.status_code == 400
     assert "already have a fact" in response.json()["key"][0]
+
+
+def test_a_shareable_fact_can_be_limited_to_some_categories(client_a):
+    created = client_a.post(
+        "/user-settings/facts/",
+        {
+            "key": "customer_number",
+            "value": "ACC-1",
+            "private": False,
+            "share_with": ["bank", "bank", "utilities"],
+        },
+        format="json",
+    )
+
+    assert created.status_code == 201, created.content
+    assert created.json()["share_with"] == ["bank", "utilities"]
+
+
+def test_sharing_a_private_fact_is_a_clear_400(client_a):
+    response = client_a.post(
+        "/user-settings/facts/", {"key": "pin", "value": "0000", "share_with": ["bank"]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "never shared" in response.json()["share_with"][0]
+    assert not Fact.objects.exists()

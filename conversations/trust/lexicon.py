@@ -203,12 +203,16 @@ ACKNOWLEDGEMENT = Terms(
 #: Asking for communication or for nothing to change: a request that commits the owner to nothing.
 COMMUNICATION = Terms(
     "send|email|e-mail|post|mail|write|contact|call|phone|ring|remove|delete|stop|wait|address|notify|remind"
-    "|leave|let us know|let me know|reply|respond|message|read|check|collect|pick up",
-    "envie*|envia*|escrib*|llam*|contact*|elimin*|borr*|deje de|dejen de|esper*|avis*|respond*|recog*",
-    "envoy*|ecri*|appel*|contact*|supprim*|retir*|arret*|attend*|previen*|prevenez|repond*|recuper*",
-    "schick*|send*|schreib*|rufen sie|ruf an|anrufen|kontaktier*|losch*|entfern*|wart*|benachrichtig*|antwort*|abhol*",
-    "envi*|escrev*|ligue*|ligar|contat*|remov*|apag*|pare|parem|parar|aguard*|esper*|avis*|respond*|busc*|recolh*",
-    "invi*|mand*|scriv*|chiam*|contatt*|rimuov*|elimin*|smett*|aspett*|avvis*|rispond*|ritir*",
+    "|leave|let us know|let me know|reply|respond|message|read|check|collect|pick up|unsubscribe|opt out|opt me out"
+    "|take me off|take this number off",
+    "envie*|envia*|escrib*|llam*|contact*|elimin*|borr*|deje de|dejen de|esper*|avis*|respond*|recog*|desuscrib*",
+    "envoy*|ecri*|appel*|contact*|supprim*|retir*|arret*|attend*|previen*|prevenez|repond*|recuper*|desabonn*"
+    "|desinscri*",
+    "schick*|send*|schreib*|rufen sie|ruf an|anrufen|kontaktier*|losch*|entfern*|wart*|benachrichtig*|antwort*|abhol*"
+    "|austragen",
+    "envi*|escrev*|ligue*|ligar|contat*|remov*|apag*|pare|parem|parar|aguard*|esper*|avis*|respond*|busc*|recolh*"
+    "|descadastr*",
+    "invi*|mand*|scriv*|chiam*|contatt*|rimuov*|elimin*|smett*|aspett*|avvis*|rispond*|ritir*|disiscriv*",
 )
 
 #: A company proposing something: "would you like", "shall we", "reply YES".

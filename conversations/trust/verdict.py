@@ -41,7 +41,9 @@ def judge(
     """Check the reply as the engine wrote it, then fill the facts shared with `category`, then decide."""
     facts = list(facts)
     private_values = [fact.value for fact in facts if fact.private]
-    findings = guards.check_reply(text, inbound_texts=inbound_texts, private_values=private_values)
+    # The checks read the reply with each placeholder as one plain word: a key is the owner's label.
+    masked = vault.PLACEHOLDER.sub(vault.MASK_WORD, text)
+    findings = guards.check_reply(masked, inbound_texts=inbound_texts, private_values=private_values)
     filled = vault.fill(text, facts, category)
     findings += filled.findings()
     findings += extra_findings
