@@ -17,6 +17,7 @@ from conversations.trust import facts, lexicon
 from conversations.trust.normalize import Normalized, fold, normalize
 
 HOLD = "hold"  # never sent automatically; waits for the owner
+vault_mask = "fact"  # what the checks read in place of a shared fact's placeholder (vault.MASK_WORD)
 ESCALATE = "escalate"  # the owner is told at once
 
 IDENTIFIER = "identifier"
@@ -90,7 +91,8 @@ _POSTFIX_CREDENTIAL = re.compile(r"(?:\bis|'s|\bwas|\bes|\best|\bist|\be|\bera)\
 
 
 _INTRODUCER = re.compile(
-    r"(?:[:=>]|->|(?<!\w)(?:is|was|es|era|est|ist|e|lautet|sera|will be|would be|se llama|heisst)(?!\w))"
+    r"(?:[:=>]|->|(?<!\w)(?:is|was|es|era|est|ist|e|lautet|sera|will be|would be|se llama|heisst|still|remains"
+    r"|sigue siendo|reste|bleibt|continua|rimane|sempre)(?!\w))"
 )
 
 
@@ -104,7 +106,8 @@ def _credential_values(reading: str) -> list[str]:
         following = _WORD.findall(rest[introducer.end() :]) if introducer else _WORD.findall(rest)[:1]
         value = following[0].strip(".,;!?\"'()") if following else ""
         given = value and not _VALUE_NOT_GIVEN.regex.fullmatch(value)
-        if given and (introducer or any(char.isdigit() for char in value)):
+        # Without "is" or ":", a value still reads as a secret when it is not a plain word ("Cavallo!Bianco").
+        if given and (introducer or not value.isalpha()):
             found.append(f"{match.group(0)} {value}")
         elif (
             _POSTFIX_CREDENTIAL.search(reading[: match.start()])
@@ -132,13 +135,18 @@ def credentials(reply: Normalized) -> list[Finding]:
         ]
     found += [m.group(0) for m in lexicon.LETTER_CASE.find(reply.plain)]
     found += [m.group(0) for m in _SET_AS_SECRET.finditer(reply.plain)]
+    found += [m.group(0) for m in _LOGIN_INSTRUCTION.finditer(reply.plain)]
+    # "pin 4829" read whole in one reading and as "pin 4" in another: show the longest only.
+    found = [
+        word for word in dict.fromkeys(found) if not any(o != word and o.startswith(word) for o in found)
+    ]
     if not found:
         return []
     return [
         Finding(
             CREDENTIAL,
             HOLD,
-            tuple(dict.fromkeys(found)),
+            tuple(found),
             "The reply gives a password, PIN or security answer.",
         )
     ]
@@ -324,6 +332,17 @@ def _asks_for_decision(inbound: list[Normalized]) -> bool:
     ) or bool(_asked_keywords(inbound))
 
 
+def _declines(clause: _Clause) -> bool:
+    text = clause.text
+    negated = lexicon.NEGATION.search(text) and not lexicon.DOUBLE_NEGATIVE.search(text)  # "why not" agrees
+    return bool(clause.question or negated or lexicon.DEFERRAL.search(text))
+
+
+_CONTRAST = lexicon.Terms(
+    "but|however|instead|though|pero|sin embargo|mais|cependant|aber|jedoch|sondern|mas|porem|ma|pero|tuttavia|invece"
+)
+
+
 def _says_something_else(clause: _Clause) -> bool:
     """A clause that declines, defers, asks, thanks, or asks only to be written to."""
     text = clause.text
@@ -334,6 +353,7 @@ def _says_something_else(clause: _Clause) -> bool:
         or lexicon.INFO_REQUEST.search(text)
         or lexicon.ACKNOWLEDGEMENT.regex.match(text)
         or lexicon.COMMUNICATION.search(text)
+        or text == vault_mask
     )
 
 
@@ -361,7 +381,16 @@ def commitments(reply: Normalized, inbound: Iterable[Normalized] = ()) -> list[F
                 if found and not _negated(clause.text, found.start(), found.end()):
                     words.append(keyword)
         short = len(reading.split()) <= SHORT_ANSWER_WORDS
-        if decision_asked and short and clauses and not all(_says_something_else(c) for c in clauses):
+        # A short answer to an offer is a yes unless it declines (and does not then turn: "no, but ...")
+        # or says only something else: thanks, a question, a request to be written to.
+        declined = any(_declines(c) for c in clauses) and not _CONTRAST.search(reading)
+        if (
+            decision_asked
+            and short
+            and clauses
+            and not declined
+            and not all(_says_something_else(c) for c in clauses)
+        ):
             words.append(reading)
     if not words:
         return []
@@ -383,6 +412,9 @@ _PLEASE = lexicon.Terms("please|pls|por favor|s'il vous plait|svp|bitte|per favo
 _BACK_REFERENCE = re.compile(
     r"(?<!\w)(?:them|it|those|these|that|lo|la|los|las|le|les|ihn|sie|es|o|a|os|as|li|ne)(?!\w)"
 )
+#: A login handed over as an instruction: "use X to get in".
+_LOGIN_INSTRUCTION = re.compile(r"\buse\s+\S+\s+to\s+(?:get in|log in|login|sign in|access|unlock)\b")
+
 #: Acronyms of secrets, read in capitals only ("TAN" is also Spanish for "so").
 _SECRET_ACRONYM = re.compile(r"(?<![A-Za-z])(?:OTP|TAN|mTAN|PUK|PIN|CVV|CVC|2FA)(?![A-Za-z])")
 

@@ -46,7 +46,7 @@ class Terms:
 AGREEMENT = Terms(
     # English
     "accept*|agree*|approv*|authori*|confirm*|consent*|proceed*|go ahead|go for it|sign me up|sign us up"
-    "|count me in|count us in|put me down|put us down|i'm in|im in|we're in|sounds good"
+    "|count me in|count us in|put me down|put us down|put him down|put her down|put them down|i'm in|im in|we're in|sounds good"
     "|sounds great|sounds fine|sounds perfect|let's do it|lets do it|fine by me|fine with me"
     "|works for me|works for us|happy to take|happy to go|happy to sign|happy to pay|happy to proceed"
     "|happy to accept|glad to take|i'll take it|we'll take it|i'll take the|we'll take the"
@@ -98,7 +98,7 @@ ACTION = Terms(
     # Spanish
     "mejorar*|mejora de plan|actualiz*|renov*|prorrog*|cancel*|anul*|dar de baja|darme de baja|de baja"
     "|dar de alta|darme de alta|portabilidad|portar*|porte|transfer*|pagar*|pago|pagos|pague*|pagad*|paga"
-    "|pagamos|cobr*|cargar*|cargo|cargue*|debit*|domicili*|reembols*|devolu*|devolver*|reserv*|pedir*"
+    "|pagamos|cobr*|cargar*|cargo|cargue*|debit*|domicili*|reembols*|devolu*|devolver*|devuelv*|reserv*|pedir*"
     "|pedido*|pida*|pido|comprar*|compra|compras|compramos|compro|compre|comprad*|suscrib*|suscrip*"
     "|contratar*|contrate*|cambiar*|cambie*|cambio de|firmar*|firme*|firmo|activar*|active|activen|activad*"
     "|desactiv*|recarg*|agend*|programar*|programe*|iniciar*|inicie*",
@@ -154,17 +154,19 @@ DEFERRAL = Terms(
     "review|reviews|reviewing|decide|decides|deciding|decision|consider|considers|considering|think about"
     "|thinking about|look into|look at|looking at|check with|checking with|get back|pass it on|pass this on"
     "|pass that on|passed it on|passed on|let you know|come back to you|take a look|in touch|not interested"
-    "|no interest|no thanks|no thank you|decline|declines|declining|turn down",
+    "|no interest|no thanks|no thank you|decline|declines|declining|turn down|himself|herself|themselves|personally"
+    "|in person|directly",
     "revisar*|revisara|decidir*|decidira|decision|considerar*|pensar|pensarlo|estudiar*|consultar*|le avisare"
-    "|te avisare|volver a contactar|no me interesa|no nos interesa|no, gracias|no gracias",
+    "|te avisare|volver a contactar|no me interesa|no nos interesa|no, gracias|no gracias|el mismo|ella misma"
+    "|personalmente",
     "examiner*|examinera|decider*|decidera|decision|reflechir|etudier|consulter*|reviendra|reviendrai"
-    "|tiendra au courant|pas interesse*|non merci",
+    "|tiendra au courant|pas interesse*|non merci|reflechi*|reviendr*|lui-meme|elle-meme|personnellement",
     "prufen|prufe|pruft|entscheiden|entscheidet|uberlegen|melde mich|melden uns|meldet sich|kein interesse"
-    "|nein danke|ruckmeldung|besprechen",
+    "|nein danke|ruckmeldung|besprechen|selbst|personlich",
     "analisar*|avaliar*|decidir*|decisao|pensar|consultar*|retornar*|nao tenho interesse|nao temos interesse"
-    "|nao, obrigad*|nao obrigad*",
+    "|nao, obrigad*|nao obrigad*|ele mesmo|ela mesma|pessoalmente",
     "valutare|valutera|esaminare|esaminera|decidere|decidera|decisione|pensarci|consultare|ricontattare"
-    "|non mi interessa|non ci interessa|no grazie|no, grazie",
+    "|non mi interessa|non ci interessa|no grazie|no, grazie|lui stesso|lei stessa|di persona",
 )
 
 #: Words that make an act a topic rather than a request: "about the upgrade", "regarding cancellation".
@@ -204,7 +206,7 @@ ACKNOWLEDGEMENT = Terms(
 COMMUNICATION = Terms(
     "send|email|e-mail|post|mail|write|contact|call|phone|ring|remove|delete|stop|wait|address|notify|remind"
     "|leave|let us know|let me know|reply|respond|message|read|check|collect|pick up|unsubscribe|opt out|opt me out"
-    "|take me off|take this number off",
+    "|take me off|take this number off|ask for|ask|speak to|talk to",
     "envie*|envia*|escrib*|llam*|contact*|elimin*|borr*|deje de|dejen de|esper*|avis*|respond*|recog*|desuscrib*",
     "envoy*|ecri*|appel*|contact*|supprim*|retir*|arret*|attend*|previen*|prevenez|repond*|recuper*|desabonn*"
     "|desinscri*",
@@ -212,7 +214,7 @@ COMMUNICATION = Terms(
     "|austragen",
     "envi*|escrev*|ligue*|ligar|contat*|remov*|apag*|pare|parem|parar|aguard*|esper*|avis*|respond*|busc*|recolh*"
     "|descadastr*",
-    "invi*|mand*|scriv*|chiam*|contatt*|rimuov*|elimin*|smett*|aspett*|avvis*|rispond*|ritir*|disiscriv*",
+    "invi*|mand*|scriv*|chiam*|contatt*|rimuov*|elimin*|smett*|aspett*|avvis*|rispond*|ritir*|disiscriv*|chied*",
 )
 
 #: A company proposing something: "would you like", "shall we", "reply YES".
@@ -255,11 +257,11 @@ INFO_QUESTION = Terms(
 #: Clause boundaries besides punctuation: a "but" or an "and" starts a new decision.
 CONJUNCTION = Terms(
     "but|and|so|then|however|instead|though|although|yet|also|plus",
-    "pero|y|e|asi que|entonces|sin embargo|en cambio|aunque|tambien",
+    "pero|y|asi que|entonces|sin embargo|en cambio|aunque|tambien",
     "mais|et|donc|alors|cependant|pourtant|plutot|aussi",
     "aber|und|also|dann|jedoch|sondern|stattdessen|trotzdem|auch",
-    "mas|e|entao|porem|contudo|no entanto|em vez|tambem",
-    "ma|e|ed|quindi|allora|pero|invece|tuttavia|anche",
+    "mas|entao|porem|contudo|no entanto|em vez|tambem",
+    "ma|ed|quindi|allora|pero|invece|tuttavia|anche",
 )
 
 #: Secrets a company may ask for, or a reply may give away.
@@ -268,6 +270,7 @@ SECRET = Terms(
     "|verification|verify|one-time|one time|security answer|security question|secret answer|secret question"
     "|memorable word|memorable information|maiden name|token|2fa|two-factor|tan-nummer|cvv|cvc|security number|kode"
     "|digits|numbers you|number you|numbers we|number we|numbers that|number that|the sms|the text message|login|log-in"
+    "|numbers from|number from|digits from|numbers in the|digits in the|code from"
     "|credentials|username",
     "codigo*|clave*|contrasena*|pin|verificacion|verificar|respuesta secreta|pregunta secreta|apellido de soltera"
     "|pregunta de seguridad|respuesta de seguridad"
@@ -304,14 +307,23 @@ REQUEST = Terms(
     "|leia|ler|encaminh*|respond*|repit*|digite|digitar|ditar|qual e|quais sao|precis*|verifique|verifiquen|verificar|verifica",
     "invia*|inviare|mandi|manda|dammi|dacci|dica|dimmi|dicci|dire|condivid*|fornisc*|fornire|conferm*"
     "|leggi|legga|leggere|inoltr*|rispond*|ripet*|digita|digiti|inserisc*|dettare|detta|qual e|quali sono"
-    "|bisogno|comunica|comunichi|verifique|verifiquen|verificar|verifica|serve|servono",
+    "|bisogno|comunica|comunichi|verifique|verifiquen|verificar|verifica|serve|servono|invii|inviate|giri|girate"
+    "|girare",
 )
 
 #: A secret given as a value: "password: x", "my pin is x".
 CREDENTIAL = Terms(
     "password*|passwd|pwd|pw|passcode*|pass code|passphrase|pass phrase|pass|pin|pin code|pin number"
     "|security answer|secret answer|security question|secret question|memorable word|memorable info*"
-    "|maiden name|login|username|user name|user|creds|credentials|cvv|cvc|secret word|code word|secret",
+    "|maiden name|login|username|user name|user|creds|credentials|cvv|cvc|secret word|code word|secret"
+    # What security questions ask: the answer is a secret whatever the wording around it.
+    "|first pet|first pet's name|name of my first pet|first school|first car|favourite teacher|favorite teacher"
+    "|city of birth|place of birth|birthplace|mother's maiden|first-pet question|pet question",
+    "primera mascota|primer mascota|primer colegio|primera escuela|primer coche|ciudad de nacimiento|lugar de nacimiento",
+    "premier animal|premiere ecole|premiere voiture|ville de naissance|lieu de naissance",
+    "erstes haustier|ersten haustiers|erste schule|erstes auto|geburtsort|geburtsstadt",
+    "primeiro animal|primeira escola|primeiro carro|cidade natal|local de nascimento",
+    "primo animale|prima scuola|prima auto|citta natale|luogo di nascita",
     "contrasena*|clave|clave secreta|respuesta secreta|pregunta secreta|pregunta de seguridad"
     "|respuesta de seguridad|apellido de soltera|usuario|credenciales|palabra secreta",
     "mot de passe|mdp|code secret|code confidentiel|reponse secrete|question secrete|question de securite"
@@ -333,17 +345,13 @@ LETTER_CASE = Terms(
     "|maiuscolo|minuscole|maiuscole",
 )
 
-#: What introduces a credential's value: "is", ":", "=", and the words for "is".
-VALUE_INTRODUCER = re.compile(
-    r"^\s*(?:(?:[:=>]|->|-)+|is\b|was\b|would be\b|should be\b|es\b|era\b|est\b|c'est\b|ist\b|lautet\b|e\b|sera\b"
-    r"|will be\b|se llama\b|s'appelle\b|heisst\b|chiama\b|=>)"
-)
-
 #: Money: currency words and codes (symbols are Unicode's category Sc).
 CURRENCY = Terms(
     "dollar*|buck*|euro*|pound*|quid|sterling|pence|penny|cent|cents|yen|yuan|rupee*|franc*|peso*|real|reais"
     "|reai*|krona|krone*|kronor|zloty*|rand|lira|lire|centavo*|centimo*|centime*|rappen",
     "dolar*|libra*|pesos|reales|livre*|sterling|pfund|franken|centesim*|yenes|rupia*",
+    # Slang for money: "a grand", "trente balles", "cien pavos", "zwanzig Mäuse".
+    "grand|grands|k|balles|pavos|pelas|mause|kroten|paus|contos|mangos|fiver|tenner",
     "usd|eur|gbp|brl|mxn|ars|clp|cop|chf|jpy|cny|inr|cad|aud|nzd|sek|nok|dkk|pln|zar|try|us\\$|r\\$|eu",
 )
 

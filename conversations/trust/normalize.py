@@ -100,12 +100,36 @@ def join_digits(text: str) -> str:
     return _DIGIT_GAP.sub("", text)
 
 
+#: Said before any number words are read: idioms that are not numbers ("grazie mille"), and the
+#: Brazilian "meia" (half a dozen) for six in a phone number.
+_IDIOMS = re.compile(r"\b(?:grazie mille|mille grazie|merci mille fois|mil gracias|mil veces|tausend dank)\b")
+_PT_DIGIT_WORDS = frozenset(["zero", "um", "uma", "dois", "duas", "tres", "três", "quatro", "cinco", "seis"])
+_PT_DIGIT_WORDS |= {"sete", "oito", "nove", "meia"}
+
+
+def _portuguese_meia(text: str) -> str:
+    """ "três meia meia" is 3 6 6: meia for six only beside other digit words."""
+    words = text.split(" ")
+    for index, word in enumerate(words):
+        neighbours = words[max(0, index - 1) : index] + words[index + 1 : index + 2]
+        if word == "meia" and any(n.strip(".,") in _PT_DIGIT_WORDS for n in neighbours):
+            words[index] = "seis"
+    return " ".join(words)
+
+
+_BEFORE_READING = {"pt": _portuguese_meia}
+
+
 def _number_words(casefolded: str) -> list[str]:
     """The text once per language with that language's number words read as digits."""
     readings = []
+    casefolded = _IDIOMS.sub(" ", casefolded)
     for language in LANGUAGES:
+        text = casefolded
+        if language in _BEFORE_READING:
+            text = _BEFORE_READING[language](text)
         try:
-            converted = alpha2digit(casefolded, language, threshold=0)
+            converted = alpha2digit(text, language, threshold=0)
         except Exception as exc:  # the other readings still stand
             logger.warning("text2num could not read %s number words: %s", language, exc)
             continue
@@ -193,7 +217,7 @@ def normalize(text: str, *, decode: bool = True) -> Normalized:
     plain = _tidy(_strip_marks(casefolded))
     spoken = _said_repeated(casefolded)
     # Number words joined by hyphens ("four-eight-two") are read one by one as well.
-    said = [spoken, re.sub(r"(?<=[^\W\d])-(?=[^\W\d])", " ", spoken)]
+    said = [spoken, re.sub(r"(?<=\w)-(?=\w)", " ", spoken)]
     numbers = [
         plain,
         _digits_from_lookalikes(plain),

@@ -32,6 +32,9 @@ def fired(reply: str, *, inbound: str = "Hello", private: tuple[str, ...] = ()) 
         "Call me on +44 7700 900123",
         "STOP 4 8 2 9 1 3",
         "(code:482913.)",
+        "double five seven triple two",
+        "It's 7l9O38",
+        "É três meia meia dois nove",
     ],
 )
 def test_an_identifier_in_any_disguise_is_held(reply):
@@ -55,6 +58,8 @@ def test_an_identifier_in_any_disguise_is_held(reply):
         ("the 17th of March", BIRTH_DATE),
         ("write to JANE dot DOE at example dot com", "jane.doe@example.com"),
         ("her maiden name is Whitfield", "Whitfield"),
+        ("Hauptstr. 17, Berlin", "Hauptstraße 17, 10115 Berlin"),
+        ("Juergen Weiss", "Jürgen Weiß"),
     ],
 )
 def test_a_private_fact_is_found_however_it_is_written(reply, value):
@@ -81,6 +86,12 @@ def test_a_reply_without_the_fact_does_not_match_it(reply):
         "Passwort: Sonne",
         "senha: abacaxi",
         "la password è girasole",
+        "Security answer (city of birth): Valparaíso",
+        "Nome de solteira da mãe: Carvalhal",
+        "It's 'letmein', all lower case.",
+        "Use correct-horse-battery-staple to log in",
+        "admin / P@ssw0rd!",
+        "utente mrossi, pass Cavallo!Bianco",
     ],
 )
 def test_a_credential_given_as_a_value_is_held(reply):
@@ -106,6 +117,10 @@ def test_refusing_to_give_a_password_is_not_a_credential():
         "veinte por ciento",
         "quinze pour cent",
         "fünf Prozent",
+        "CHF 25 pro Monat",
+        "sesenta dólares",
+        "Around 3k after tax",
+        "trente balles",
         "9.99",
     ],
 )
@@ -136,6 +151,12 @@ def test_an_amount_or_a_percentage_is_held(reply):
         ("Sim, pode prosseguir com a portabilidade", "Podemos fazer a portabilidade?"),
         ("Va bene, procedete con il rinnovo", "Rinnoviamo il contratto?"),
         ("Je confirme la résiliation", "Confirmez-vous la résiliation ?"),
+        ("Deal.", "Final offer: we waive the setup fee if you sign today."),
+        ("Open it, thanks.", "Shall we open the new savings account for you?"),
+        ("👍", UPGRADE_OFFER),
+        ("Y", "Reply Y to accept the new fixed-price contract."),
+        ("Partant !", "Envie de tester l'option TV premium ?"),
+        ("Why not, put him down for it.", "Would he like the premium plan?"),
     ],
 )
 def test_a_commitment_in_any_wording_is_held(reply, inbound):
@@ -155,6 +176,10 @@ def test_a_commitment_in_any_wording_is_held(reply, inbound):
         ("Thanks for your message about the upgrade.", UPGRADE_OFFER),
         ("When will the refund arrive?", "We have processed your refund."),
         ("No, gracias, no me interesa.", "¿Quiere mejorar su plan?"),
+        ("No thanks, she's happy with her current plan.", "Would you like to hear about our family plans?"),
+        ("Grazie, ma al momento non è interessato.", "Passa alla nuova offerta con giga illimitati!"),
+        ("STOP", "Promo: 5G for less! Reply STOP to opt out."),
+        ("Thanks for confirming.", "Your appointment is confirmed."),
     ],
 )
 def test_declining_deferring_and_asking_commit_to_nothing(reply, inbound):
@@ -175,6 +200,11 @@ def test_declining_deferring_and_asking_commit_to_nothing(reply, inbound):
         "Por favor, informe o código de verificação",
         "Ci dica il codice che ha ricevuto",
         "What is the answer to your security question?",
+        "We sent you a text with some digits. Could you send them back to us?",
+        "Nennen Sie uns bitte die TAN für den Auftrag.",
+        "V.E.R.I.F.I.C.A.T.I.O.N  C.O.D.E please",
+        "Manda o c-ó-d-i-g-o que enviamos",
+        "Ci giri le cifre arrivate sul cellulare poco fa.",
     ],
 )
 def test_a_request_for_a_code_is_escalated(inbound):

@@ -46,6 +46,8 @@ def test_a_code_is_read_as_its_digits_however_it_is_written(written, digits):
         "Between 9 and 5, Monday to Friday",
         "I have one question about the bill",
         "Thanks, noted",
+        "Grazie mille per l'aggiornamento!",
+        "Volto em meia hora",
     ],
 )
 def test_ordinary_text_has_no_identifier(text):
