@@ -51,6 +51,8 @@ class OwnerSettings(models.Model):
         blank=True,
         help_text="Optional: your own WhatsApp number, told when something needs you.",
     )
+    # When the owner was last emailed: notifications are batched (NOTIFY_EMAIL_INTERVAL).
+    last_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "owner settings"
@@ -135,6 +137,16 @@ class ConversationStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class CategorySource(models.TextChoices):
+    """Who said what a conversation is about: only the owner's own data lets a reply go out by itself."""
+
+    NONE = "", "Not yet known"
+    CONTACT = "contact", "You pinned the contact to it"
+    SENDER = "sender", "A rule names the sender's address"
+    KEYWORD = "keyword", "A rule's keyword matched"
+    ENGINE = "engine", "The assistant's guess"
+
+
 class Conversation(models.Model):
     """One contact on one channel account; also the unit of ordering and of pending work."""
 
@@ -144,6 +156,15 @@ class Conversation(models.Model):
     account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     category = models.CharField(max_length=64, blank=True)
+    category_source = models.CharField(
+        max_length=10, choices=CategorySource.choices, default=CategorySource.NONE, blank=True
+    )
+    claims_to_be = models.CharField(
+        max_length=160,
+        blank=True,
+        help_text="The known company an unknown sender's display name resembles: unverified, never answered "
+        "automatically.",
+    )
     rule = models.ForeignKey("Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(
         max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
@@ -325,7 +346,10 @@ class Rule(models.Model):
     action = models.CharField(max_length=10, choices=RuleAction.choices, default=RuleAction.DRAFT)
     instructions = models.TextField(blank=True, help_text="How to answer this kind of provider.")
     match_senders = models.JSONField(
-        default=list, blank=True, help_text="Sender numbers, ids or names that belong to this category."
+        default=list,
+        blank=True,
+        help_text="Sender numbers (E.164) or provider ids that belong to this category. Company names listed "
+        "here never match by themselves: a sender using one from another address is marked unverified.",
     )
     match_keywords = models.JSONField(
         default=list, blank=True, help_text="Words that put a conversation in this category."
@@ -375,6 +399,9 @@ class EscalationReason(models.TextChoices):
     SEND_FAILED = "send_failed", "A reply could not be delivered"
     WINDOW_CLOSED = "window_closed", "WhatsApp's 24-hour window has closed"
     SEND_UNKNOWN = "send_outcome_unknown", "A send was interrupted; it may or may not have arrived"
+    LOOP = "loop", "Automatic replies stopped: the company looks like another bot"
+    UNVERIFIED_SENDER = "unverified_sender", "An unknown sender claims to be a company you know"
+    CATEGORY = "category", "The assistant reads the conversation differently from your rules"
 
 
 class Escalation(models.Model):

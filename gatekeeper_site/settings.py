@@ -164,6 +164,13 @@ WEBCHAT_MAX_TEXT_LENGTH = env.int("WEBCHAT_MAX_TEXT_LENGTH", default=2000)
 # Messages per visitor and per client address ("20/m": per second s, minute m, hour h, day d).
 WEBCHAT_VISITOR_RATE = env("WEBCHAT_VISITOR_RATE", default="20/m")
 WEBCHAT_ADDRESS_RATE = env("WEBCHAT_ADDRESS_RATE", default="60/m")
+# New visitors one chat page takes per minute (a flood of fresh visitors is refused with a 429).
+WEBCHAT_NEW_VISITOR_RATE = env("WEBCHAT_NEW_VISITOR_RATE", default="20/m")
+# Peers whose X-Forwarded-For is believed (the reverse proxy in front of gunicorn and daphne).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
+
+# At most one notification email per owner in this many seconds; the rest wait for a digest.
+NOTIFY_EMAIL_INTERVAL = env.float("NOTIFY_EMAIL_INTERVAL", default=300.0)
 # Messages in the history frame; a visitor token is valid this long after its last use.
 WEBCHAT_HISTORY_LIMIT = env.int("WEBCHAT_HISTORY_LIMIT", default=200)
 WEBCHAT_TOKEN_MAX_AGE = env.int("WEBCHAT_TOKEN_MAX_AGE", default=90 * 24 * 3600)
