@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ai.base import ConversationContext, RuleHint, Turn
@@ -42,26 +41,18 @@ def owner_policy(owner_id: int) -> Policyholder:
 
 def recent_messages(conversation: Conversation, *, limit: int = HISTORY_LIMIT) -> list[Message]:
     """The last `limit` messages, oldest first; one query whatever the conversation's length."""
-    newest = Message.objects.filter(conversation=conversation).order_by("-id")[:limit]
+    newest = Message.objects.filter(conversation=conversation).select_related("draft").order_by("-id")[:limit]
     return list(reversed(newest))
 
 
-def _matches(needle: str, haystack: str) -> bool:
-    return (
-        bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack, re.IGNORECASE) is not None
+def recent_outbound(conversation: Conversation, *, limit: int) -> list[Message]:
+    """The last `limit` messages sent to the contact, oldest first, with the drafts they came from."""
+    newest = (
+        Message.objects.filter(conversation=conversation, direction=Direction.OUT)
+        .select_related("draft")
+        .order_by("-id")[:limit]
     )
-
-
-def match_rule(policy: Policyholder, *, sender: tuple[str, ...], texts: list[str]) -> Rule | None:
-    """The owner's rule whose senders, else keywords, match: before any engine is asked."""
-    for rule in policy.rules:
-        if any(_matches(s.strip().lstrip("+"), " ".join(sender)) for s in rule.match_senders if s.strip()):
-            return rule
-    text = "\n".join(texts)
-    for rule in policy.rules:
-        if any(_matches(k.strip(), text) for k in rule.match_keywords if k.strip()):
-            return rule
-    return None
+    return list(reversed(newest))
 
 
 def engine_context(

@@ -8,6 +8,7 @@ retried or duplicated job finds the turn already answered and does nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,22 +18,30 @@ from django.utils import timezone
 from ai.base import AIReply
 from ai.engines import get_client
 from conversations import audit, jobs, live, policy, window
-from conversations.context import engine_context, match_rule, owner_policy, recent_messages
+from conversations.context import (
+    Policyholder,
+    engine_context,
+    owner_policy,
+    recent_messages,
+    recent_outbound,
+)
 from conversations.escalation import escalate
 from conversations.inbound import Kind
 from conversations.models import (
     AuditAction,
+    CategorySource,
     Conversation,
     Direction,
     Draft,
     DraftStatus,
+    Escalation,
     EscalationReason,
     Message,
     RuleAction,
 )
 from conversations.providers import SendFailure, get_provider
 from conversations.sending import queue_reply, send_pending
-from conversations.trust import guards
+from conversations.trust import guards, loops, senders
 from conversations.trust.verdict import Verdict, judge
 
 logger = logging.getLogger(__name__)
@@ -84,60 +93,76 @@ def draft_reply(conversation_id: int) -> None:
     owner = owner_policy(conversation.owner_id)
     history = recent_messages(conversation)
 
-    category, rule = _known_category(conversation, owner, readable_texts)
-    if rule and rule.action in (RuleAction.IGNORE, RuleAction.ESCALATE):
-        reply = None
-    else:
-        _mark_read(conversation, unanswered[-1])
-        live.announce_typing(conversation)
-        context = engine_context(conversation, owner, history, category=category, rule=rule)
-        try:
-            reply = get_client().generate(context)
-        except Exception as exc:
-            _engine_failed(conversation_id, exc, waiting_since=unanswered[0].created_at)
-            return
-        if not category:
-            category = reply.category
-            rule = owner.rule_for(category)
-
-    if reply is None:
-        verdict = None
+    known = senders.establish(conversation, owner, readable_texts)
+    if known.rule and known.rule.action in (RuleAction.IGNORE, RuleAction.ESCALATE):
+        reply, chosen, claim, verdict = None, known, "", None
         decision = policy.decide(
-            action=rule.action if rule else None,
+            action=known.rule.action,
             approval_mode=owner.settings.approval_mode,
             threshold=owner.settings.confidence_threshold,
             confidence=1.0,
             has_text=False,
         )
     else:
+        _mark_read(conversation, unanswered[-1])
+        live.announce_typing(conversation)
+        context = engine_context(conversation, owner, history, category=known.category, rule=known.rule)
+        try:
+            reply = get_client().generate(context)
+        except Exception as exc:
+            _engine_failed(conversation_id, exc, waiting_since=unanswered[0].created_at)
+            return
+        chosen, findings = senders.reconcile(known, reply.category, owner)
+        claim = _claim(conversation, owner, known)
+        if claim:
+            findings += senders.unverified_findings(
+                conversation.contact.name, conversation.contact.address, claim
+            )
+        findings += _loop_findings(conversation, history, unanswered)
+        # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
+        findings += window.closed_findings(conversation)
         verdict = judge(
             reply.reply,
             reason=reply.reason,
             confidence=reply.confidence,
             inbound_texts=readable_texts,
             facts=owner.facts,
-            category=category,
-            action=rule.action if rule else None,
+            category=chosen.category,
+            action=chosen.rule.action if chosen.rule else None,
             approval_mode=owner.settings.approval_mode,
             threshold=owner.settings.confidence_threshold,
-            # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
-            extra_findings=window.closed_findings(conversation),
+            extra_findings=findings,
         )
         decision = verdict.decision
-    if _record_outcome(conversation_id, through, category, rule, reply, verdict, decision, unanswered[-1]):
+    outcome = Outcome(chosen, claim, reply, verdict, decision)
+    if _record_outcome(conversation_id, through, outcome, unanswered[-1]):
         # Deliver in this job rather than through another trip round the queue; should this
         # process die first, the sweeper finds the queued message and sends it.
         send_pending(conversation_id)
 
 
-def _known_category(conversation: Conversation, owner, texts: list[str]):
-    """Known contact, else the conversation's earlier category, else a rule's sender/keyword match."""
-    category = conversation.contact.category or conversation.category
-    if category:
-        return category, owner.rule_for(category)
+def _claim(conversation: Conversation, owner: Policyholder, known: senders.Category) -> str:
+    """The known company an unknown sender's display name resembles ("" when the sender is known)."""
     contact = conversation.contact
-    rule = match_rule(owner, sender=(contact.address, contact.phone, contact.name), texts=texts)
-    return (rule.category, rule) if rule else ("", None)
+    if known.source in (CategorySource.CONTACT, CategorySource.SENDER) or not contact.name.strip():
+        return ""
+    names = senders.known_names(owner, owner_id=conversation.owner_id, excluding_contact=contact.pk)
+    return senders.claimed_company(contact.name, names) or ""
+
+
+def _loop_findings(conversation: Conversation, history: list[Message], unanswered: list[Message]):
+    """The loop breaker's finding; told once per loop, then only held until the owner steps in."""
+    outbound = recent_outbound(conversation, limit=loops.AUTOMATIC_REPLIES_LIMIT)
+    findings = loops.loop_findings(history, unanswered, outbound)
+    if not findings:
+        return []
+    owner_spoke = max((m.created_at for m in outbound if not loops.automatic(m)), default=None)
+    told = Escalation.objects.filter(conversation=conversation, reason=EscalationReason.LOOP)
+    if owner_spoke is not None:
+        told = told.filter(created_at__gt=owner_spoke)
+    if told.exists():
+        return [replace(finding, effect=guards.HOLD) for finding in findings]
+    return findings
 
 
 def _mark_read(conversation: Conversation, message: Message) -> None:
@@ -177,18 +202,22 @@ def _engine_failed(conversation_id: int, exc: Exception, *, waiting_since: datet
             jobs.schedule("conversations.tasks.draft_reply", conversation_id, delay=delay)
 
 
-def _record_outcome(
-    conversation_id: int,
-    through: int,
-    category: str,
-    rule,
-    reply: AIReply | None,
-    verdict: Verdict | None,
-    decision: policy.Decision,
-    answering: Message,
-) -> bool:
+@dataclass(frozen=True)
+class Outcome:
+    """What one draft job decided: the category it applied, the sender's claim, the reply and verdict."""
+
+    category: senders.Category
+    claim: str
+    reply: AIReply | None
+    verdict: Verdict | None
+    decision: policy.Decision
+
+
+def _record_outcome(conversation_id: int, through: int, outcome: Outcome, answering: Message) -> bool:
     """Store the decision under the conversation's lock; true when a reply was queued to send now."""
+    reply, verdict, decision = outcome.reply, outcome.verdict, outcome.decision
     findings = list(verdict.findings) if verdict else []
+    rule = outcome.category.rule
     queued = False
     with transaction.atomic():
         conversation = (
@@ -202,7 +231,9 @@ def _record_outcome(
         conversation.handled_through = through
         conversation.reply_due_at = None
         conversation.draft_attempts = 0
-        conversation.category = category or conversation.category
+        conversation.category = outcome.category.category or conversation.category
+        conversation.category_source = outcome.category.source
+        conversation.claims_to_be = outcome.claim
         conversation.rule = rule
         conversation.save(
             update_fields=[
@@ -210,6 +241,8 @@ def _record_outcome(
                 "reply_due_at",
                 "draft_attempts",
                 "category",
+                "category_source",
+                "claims_to_be",
                 "rule",
                 "updated_at",
             ]
@@ -254,11 +287,21 @@ def _record_outcome(
     return queued
 
 
+#: The escalation reason each finding that needs the owner stands for.
+_REASONS = {
+    loops.LOOP: EscalationReason.LOOP,
+    senders.UNVERIFIED_SENDER: EscalationReason.UNVERIFIED_SENDER,
+    senders.CATEGORY: EscalationReason.CATEGORY,
+    window.GUARD: EscalationReason.WINDOW_CLOSED,
+}
+
+
 def _escalation_reason(rule, findings: list[guards.Finding]) -> EscalationReason:
     if rule is not None and rule.action == RuleAction.ESCALATE:
         return EscalationReason.RULE
-    if any(f.effect == guards.ESCALATE and f.guard != window.GUARD for f in findings):
-        return EscalationReason.GUARD
+    needing = [f for f in findings if f.effect == guards.ESCALATE and f.guard != window.GUARD]
+    if needing:
+        return _REASONS.get(needing[0].guard, EscalationReason.GUARD)
     if any(f.guard == window.GUARD for f in findings):
         return EscalationReason.WINDOW_CLOSED
     return EscalationReason.LOW_CONFIDENCE

@@ -72,8 +72,11 @@ class RuleForm(forms.ModelForm):
     match_senders = LinesField(
         required=False,
         label="Senders",
-        help_text="One per line: phone numbers, ids or names of companies that belong to this category. "
-        "A match decides the category before the assistant is asked.",
+        help_text="One per line: phone numbers (with country code, e.g. +44 7700 900123) or provider ids of "
+        "companies that belong to this category. A match decides the category before the assistant is "
+        "asked, and only such a match (or a keyword, or a contact you pin) lets a reply go out by itself. "
+        "A company name here never matches by itself (anyone can choose a display name): a sender who "
+        "uses it from another number is marked unverified instead.",
     )
     match_keywords = LinesField(
         required=False,

@@ -10,6 +10,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from conversations.models import (
+    CategorySource,
     ChannelAccount,
     Contact,
     Conversation,
@@ -97,7 +98,10 @@ class _OwnedUniqueMixin:
 class RuleSerializer(_OwnedUniqueMixin, serializers.ModelSerializer):
     """What happens to one category of conversation; one rule per category per owner."""
 
-    match_senders = _match_list("Sender numbers, ids or names that belong to this category.")
+    match_senders = _match_list(
+        "Sender numbers (E.164) or provider ids that belong to this category. A company name here never "
+        "matches by itself: it marks senders who use it from another address as unverified."
+    )
     match_keywords = _match_list("Words that put a conversation in this category.")
 
     class Meta:
@@ -203,6 +207,16 @@ class ConversationSerializer(serializers.ModelSerializer):
     pending_drafts = serializers.IntegerField(
         read_only=True, help_text="Drafts of this conversation waiting for your approval."
     )
+    category_source = NamedChoiceField(
+        CategorySource.choices,
+        enum_name="CategorySourceEnum",
+        read_only=True,
+        help_text="Who said what the conversation is about; only contact, sender or keyword (your own data) "
+        "lets a reply go out by itself.",
+    )
+    claims_to_be = serializers.SerializerMethodField(
+        help_text="The company you know that this unknown sender's display name resembles (unverified), else null."
+    )
 
     class Meta:
         model = Conversation
@@ -212,6 +226,8 @@ class ConversationSerializer(serializers.ModelSerializer):
             "account",
             "contact",
             "category",
+            "category_source",
+            "claims_to_be",
             "status",
             "bot_paused",
             "pending_drafts",
@@ -220,6 +236,9 @@ class ConversationSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_claims_to_be(self, conversation: Conversation) -> str | None:
+        return conversation.claims_to_be or None
 
 
 class ConversationDetailSerializer(ConversationSerializer):

@@ -50,6 +50,7 @@ def test_a_newcomer_sees_a_draft_approves_it_and_then_delegates(embedded_server)
     rules = api.get("/user-settings/rules/").json()
     rules = rules["results"] if isinstance(rules, dict) else rules
     rule = next(r for r in rules if r["category"] == "cellphone_provider")
-    assert api.patch(f"/user-settings/rules/{rule['id']}/", json={"action": "auto"}).status_code == 200
+    delegated = {"action": "auto", "match_senders": ["+15550001111"]}
+    assert api.patch(f"/user-settings/rules/{rule['id']}/", json=delegated).status_code == 200
     assert manage("simulate_inbound", "Your new bill is ready", env=env).returncode == 0
     graph.wait_for_sent_texts(2)

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.django_db
 
 
 def delegate(owner, category="cellphone_provider"):
-    Rule.objects.filter(owner=owner, category=category).update(action=RuleAction.AUTO)
+    """The rule says `auto`, and names the company's number: the owner's own data says who it is."""
+    Rule.objects.filter(owner=owner, category=category).update(
+        action=RuleAction.AUTO, match_senders=[f"+{PROVIDER_NUMBER}"]
+    )
 
 
 def use_model(settings, model):
@@ -143,7 +146,10 @@ def test_a_message_in_flight_holds_back_the_next_one(owner, graph_api, deliver, 
     deliver("Your bill is ready")
     run_jobs()
     conversation = Conversation.objects.get()
-    Message.objects.filter(direction=Direction.OUT).update(status=MessageStatus.SENDING)
+    # Sent a minute ago: the company answers at a person's pace, not a bot's.
+    Message.objects.filter(direction=Direction.OUT).update(
+        status=MessageStatus.SENDING, sent_at=timezone.now() - timedelta(minutes=1)
+    )
     deliver("Your bill is ready again")
     run_jobs()
 

@@ -61,8 +61,11 @@ EMAIL = "jane.doe@example.com"
 
 
 def delegate(owner, category: str = CATEGORY) -> None:
-    """The owner's rule for the category says `auto`: confident replies go out unapproved."""
-    assert Rule.objects.filter(owner=owner, category=category).update(action=RuleAction.AUTO) == 1
+    """The owner's rule for the category says `auto` and names the company's number."""
+    updated = Rule.objects.filter(owner=owner, category=category).update(
+        action=RuleAction.AUTO, match_senders=[f"+{PROVIDER_NUMBER}"]
+    )
+    assert updated == 1
 
 
 @pytest.fixture

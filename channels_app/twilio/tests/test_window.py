@@ -54,7 +54,9 @@ def approve(owner, django_capture_on_commit_callbacks):
 
 
 def delegate(owner) -> None:
-    Rule.objects.filter(owner=owner, category="cellphone_provider").update(action=RuleAction.AUTO)
+    Rule.objects.filter(owner=owner, category="cellphone_provider").update(
+        action=RuleAction.AUTO, match_senders=[f"+{PROVIDER_NUMBER}"]
+    )
 
 
 def close_window() -> None:

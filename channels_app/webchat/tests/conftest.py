@@ -35,7 +35,10 @@ def delegate(chat_account):
     """Let the assistant answer a category on its own (`auto`), as an owner would in the dashboard."""
 
     def use(category: str = "cellphone_provider") -> None:
-        Rule.objects.filter(owner=chat_account.owner, category=category).update(action=RuleAction.AUTO)
+        # A visitor has no number to name: a keyword is the owner's data that says what it is about.
+        Rule.objects.filter(owner=chat_account.owner, category=category).update(
+            action=RuleAction.AUTO, match_keywords=["mobile"]
+        )
 
     return use
 

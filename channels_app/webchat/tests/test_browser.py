@@ -51,13 +51,17 @@ class Server:
     def chat_url(self) -> str:
         return f"{self.base}/chat/chat/"
 
-    def set_rule(self, category: str, action: str) -> None:
+    def set_rule(self, category: str, action: str, keywords: tuple[str, ...] = ()) -> None:
         """The owner changes a rule through the API, as from the dashboard."""
         rules = self.api.get("/user-settings/rules/").json()
         rules = rules["results"] if isinstance(rules, dict) else rules
         rule = next(r for r in rules if r["category"] == category)
         assert (
-            self.api.patch(f"/user-settings/rules/{rule['id']}/", json={"action": action}).status_code == 200
+            self.api.patch(
+                f"/user-settings/rules/{rule['id']}/",
+                json={"action": action, "match_keywords": list(keywords)},
+            ).status_code
+            == 200
         )
 
     def conversation_with(self, text: str) -> int:
@@ -89,7 +93,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         ) as served,
     ):
         running = Server(base, served.api, served.log, allowed_site, other_site)
-        running.set_rule("cellphone_provider", "auto")
+        running.set_rule("cellphone_provider", "auto", ("mobile",))
         yield running
 
 
@@ -158,7 +162,7 @@ def test_the_printed_chat_page_shows_the_assistants_reply_then_an_approved_draft
         page.locator(".msg--assistant .msg__text", has_text="The owner will call you.").wait_for()
         page.locator("#held").wait_for(state="hidden")
     finally:
-        server.set_rule("cellphone_provider", "auto")
+        server.set_rule("cellphone_provider", "auto", ("mobile",))
     assert len(loads) == 1, "everything arrived without a reload"
 
     page.reload()
