@@ -410,7 +410,7 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
 
 _PLEASE = lexicon.Terms("please|pls|por favor|s'il vous plait|svp|bitte|per favore|per piacere")
 _BACK_REFERENCE = re.compile(
-    r"(?<!\w)(?:them|it|those|these|that|lo|la|los|las|le|les|ihn|sie|es|o|a|os|as|li|ne)(?!\w)"
+    r"(?<!\w)(?:them|it|those|these|that|one|ones|lo|la|los|las|le|les|ihn|sie|es|o|a|os|as|li|ne)(?!\w)"
 )
 #: A login handed over as an instruction: "use X to get in".
 _LOGIN_INSTRUCTION = re.compile(r"\buse\s+\S+\s+to\s+(?:get in|log in|login|sign in|access|unlock)\b")
@@ -440,7 +440,7 @@ def _requested(sentence: str, question: bool, secret: re.Match[str]) -> bool:
 def _asks_back(sentence: str) -> bool:
     """A request that points back at the secret named before: "Could you send them back?"."""
     for request in lexicon.REQUEST.find(sentence):
-        after = sentence[request.end() :].split()[:2]
+        after = sentence[request.end() :].split()[:4]
         before = _words_before(sentence, request.start(), NEGATION_REACH)
         negated = lexicon.NEGATION.search(before) and not lexicon.DOUBLE_NEGATIVE.search(before)
         if not negated and any(_BACK_REFERENCE.fullmatch(word.strip(".,!?")) for word in after):
@@ -457,9 +457,9 @@ def code_requests(inbound_texts: Iterable[str]) -> list[Finding]:
             sentences = _sentences(reading)
             for index, (sentence, question) in enumerate(sentences):
                 secrets = lexicon.SECRET.find(sentence)
-                following = sentences[index + 1][0] if index + 1 < len(sentences) else ""
+                later = [text for text, _ in sentences[index + 1 :]]
                 if any(_requested(sentence, question, secret) for secret in secrets) or (
-                    secrets and following and _asks_back(following)
+                    secrets and any(_asks_back(text) for text in later)
                 ):
                     words.append(sentence.strip()[:160])
         for sentence in re.split(r"(?<=[.!?\n])\s*", text):
