@@ -77,6 +77,7 @@ def bench_env(
         # The web-chat load comes from one address, at many times a visitor's pace.
         WEBCHAT_VISITOR_RATE="100000/m",
         WEBCHAT_ADDRESS_RATE="1000000/m",
+        WEBCHAT_NEW_VISITOR_RATE="1000000/m",
     )
     return env
 

@@ -98,6 +98,7 @@ def _env(mode: str, var: Path, port: int) -> dict[str, str]:
         REPLY_BURST_SECONDS="0",
         WEBCHAT_VISITOR_RATE="100000/m",
         WEBCHAT_ADDRESS_RATE="1000000/m",
+        WEBCHAT_NEW_VISITOR_RATE="1000000/m",
         LOG_LEVEL="WARNING",
     )
     if mode == "redis":

@@ -48,6 +48,10 @@ _VCARD_TYPES = frozenset({"text/vcard", "text/x-vcard"})
 #: `MessageType` values that name a media kind more precisely than the content type does.
 _MESSAGE_TYPE_KINDS = {"sticker": Kind.STICKER, "document": Kind.DOCUMENT, "contacts": Kind.CONTACTS}
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+#: A message's SID as Twilio issues it: `SM` (`MM` with media) and exactly 32 lowercase hex digits.
+#: The signature concatenates names and values without separators, so characters can be moved
+#: from one parameter into its neighbour without breaking it: the format is what pins the SID.
+MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-f]{32}")
 
 Params = Mapping[str, Any]
 
@@ -66,7 +70,7 @@ def form_fields(params: Any) -> dict[str, str | list[str]]:
 def parse_inbound(params: Params) -> InboundBatch:
     """The message one inbound webhook carries; a non-WhatsApp (SMS) message is logged and skipped."""
     fields = form_fields(params)
-    sid = _value(fields, "MessageSid") or _value(fields, "SmsMessageSid")
+    sid = _message_sid(fields, "MessageSid", "SmsMessageSid")
     sender, to = _value(fields, "From"), _value(fields, "To")
     if not sid or not sender or not to:
         raise PayloadError("not a Twilio message webhook: MessageSid, From and To are required")
@@ -95,7 +99,7 @@ def parse_inbound(params: Params) -> InboundBatch:
 def parse_status(params: Params) -> InboundBatch:
     """The delivery receipt one status callback carries; early statuses (queued, sending) carry none."""
     fields = form_fields(params)
-    sid = _value(fields, "MessageSid") or _value(fields, "SmsSid")
+    sid = _message_sid(fields, "MessageSid", "SmsSid")
     twilio_status = (_value(fields, "MessageStatus") or _value(fields, "SmsStatus")).lower()
     if not sid or not twilio_status:
         raise PayloadError("not a Twilio status callback: MessageSid and MessageStatus are required")
@@ -118,6 +122,19 @@ def parse_status(params: Params) -> InboundBatch:
         raw=fields,
     )
     return InboundBatch(statuses=(update,))
+
+
+def _message_sid(fields: dict, *names: str) -> str:
+    """The first of `names` present, exactly as sent; one that is not a message SID is refused."""
+    for name in names:
+        value = _value(fields, name, strip=False)
+        if value:
+            if not MESSAGE_SID.fullmatch(value):
+                raise PayloadError(
+                    f"{name} is not a Twilio message SID (SM or MM and 32 lowercase hex digits)"
+                )
+            return value
+    return ""
 
 
 def _content(fields: dict) -> tuple[str, str, dict[str, Any]]:

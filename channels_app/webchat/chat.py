@@ -22,6 +22,7 @@ from conversations.ingest import ingest_batch
 from conversations.models import (
     Author,
     ChannelAccount,
+    Contact,
     Direction,
     Draft,
     DraftStatus,
@@ -161,8 +162,21 @@ def reply_is_held(account_id: int, visitor: Visitor) -> bool:
     ).exists()
 
 
-def check_rate(visitor: Visitor, client_address: str) -> None:
-    """Refuse a message over the per-visitor or per-address limit."""
+def is_new_visitor(account: ChatAccount, visitor: Visitor) -> bool:
+    """Whether this visitor's message would create a new contact: nothing of theirs is stored yet.
+
+    True without a valid token, and also for a token a socket handed out on connect before the
+    visitor's first message, so tokens minted by opening sockets do not bypass the page's cap.
+    """
+    return not Contact.objects.filter(owner__channel_accounts=account.id, address=visitor.address).exists()
+
+
+def check_rate(visitor: Visitor, client_address: str, *, new: bool = False) -> None:
+    """Refuse a message over the per-visitor or per-address limit, or a new visitor over the page's.
+
+    The page's cap on new visitors is counted last, so a message another limit refuses uses none
+    of it; a returning visitor never counts against it.
+    """
     for scope, key, rate in (
         ("visitor", f"{visitor.slug}\n{visitor.id}", settings.WEBCHAT_VISITOR_RATE),
         ("address", client_address or "unknown", settings.WEBCHAT_ADDRESS_RATE),
@@ -175,13 +189,23 @@ def check_rate(visitor: Visitor, client_address: str) -> None:
                 status=429,
                 retry_after=wait,
             )
+    if new:
+        rate = ratelimit.Rate.parse(settings.WEBCHAT_NEW_VISITOR_RATE)
+        wait = ratelimit.hit("new_visitor", visitor.slug, rate)
+        if wait is not None:
+            raise ChatError(
+                "rate_limited",
+                f"This chat is busy with many new visitors right now. Please try again in {wait} seconds.",
+                status=429,
+                retry_after=wait,
+            )
 
 
 def post_visitor_message(
     account: ChatAccount, visitor: Visitor, incoming: VisitorText, *, client_address: str
 ) -> Posted:
     """Store a visitor's message through the same ingest as every provider; idempotent per client id."""
-    check_rate(visitor, client_address)
+    check_rate(visitor, client_address, new=is_new_visitor(account, visitor))
     provider_message_id = f"webchat:{visitor.id}:{incoming.client_id or uuid.uuid4().hex}"
     inbound = InboundMessage(
         provider=PROVIDER,

@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from channels_app.webchat import chat, groups
+from channels_app.webchat.addresses import client_address
 from channels_app.webchat.frames import ChatError, client_frame, decode_frame
 from channels_app.webchat.visitors import Visitor, issue_token, new_visitor, read_token
 
@@ -142,5 +143,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return datetime.fromtimestamp(rung, tz=UTC) < self.last_reply_at
 
     def _client_address(self) -> str:
+        """The visitor's address: the peer, or behind a trusted proxy what it appended to X-Forwarded-For."""
         client = self.scope.get("client") or ("", 0)
-        return str(client[0] or "")
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in self.scope.get("headers", ())
+            if name.lower() == b"x-forwarded-for"
+        ]
+        return client_address(str(client[0] or ""), ",".join(forwarded) or None)

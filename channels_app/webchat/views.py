@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from channels_app.webchat import chat, groups, origins
+from channels_app.webchat.addresses import client_address
 from channels_app.webchat.frames import ChatError, decode_frame, visitor_text
 from channels_app.webchat.visitors import Visitor, issue_token, new_visitor, read_token
 from channels_app.webhooks import WebhookRefused, read_limited_body
@@ -144,9 +145,8 @@ def _post_body(request: HttpRequest) -> dict:
 def _post(request: HttpRequest, account: chat.ChatAccount, data: dict) -> JsonResponse:
     visitor = _visitor(account, data.get("visitor_token"), required=False)
     incoming = visitor_text(data)
-    posted = chat.post_visitor_message(
-        account, visitor, incoming, client_address=request.META.get("REMOTE_ADDR", "")
-    )
+    address = client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR"))
+    posted = chat.post_visitor_message(account, visitor, incoming, client_address=address)
     if posted.created:
         groups.ring(groups.group_name(account.slug, visitor.id), groups.REFRESH)
     return JsonResponse(

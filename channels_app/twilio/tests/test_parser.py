@@ -73,7 +73,7 @@ def test_a_captured_real_request_parses():
     message = only_message(fixture_params("text_captured"))
     assert (message.kind, message.text, message.sender_name) == (Kind.TEXT, "hey", "Ranjit Sankar")
     assert message.sender_address == "91990000000"
-    assert message.provider_message_id == "SM45e9b726c0314a5524c3f3cb4ZZZZZ"
+    assert message.provider_message_id == "SM45e9b726c0314a5524c3f3cb40000000"
 
 
 def test_text_is_kept_exactly_as_sent():
