@@ -144,7 +144,8 @@ class Run:
             self.database_url.replace("postgres://", "postgresql://"), autocommit=True
         ) as conn:
             conn.execute(
-                "UPDATE conversations_rule SET action = 'auto' WHERE category = 'cellphone_provider'"
+                "UPDATE conversations_rule SET action = 'auto', match_keywords = '[\"bill\", \"mobile\"]' "
+                "WHERE category = 'cellphone_provider'"
             )
             conn.execute(CREATE_TABLE)
         os.environ.update(self.env)

@@ -199,7 +199,9 @@ def _delegate(base: str, token: str) -> None:
     rules = api.get("/user-settings/rules/").json()
     rules = rules["results"] if isinstance(rules, dict) else rules
     rule = next(r for r in rules if r["category"] == "cellphone_provider")
-    api.patch(f"/user-settings/rules/{rule['id']}/", json={"action": "auto"}).raise_for_status()
+    api.patch(
+        f"/user-settings/rules/{rule['id']}/", json={"action": "auto", "match_keywords": ["mobile"]}
+    ).raise_for_status()
 
 
 # -- the client ------------------------------------------------------------------------------------

@@ -2,14 +2,22 @@
 
 The notification job emails the owner with a link straight to the conversation and, when
 they gave their own WhatsApp number, sends it there too from their gatekeeper's number.
+
+Batched per owner: at most one email (and one WhatsApp note) every NOTIFY_EMAIL_INTERVAL
+seconds. An escalation within the interval waits for the owner's digest, scheduled for when
+the interval ends, which covers everything not yet notified. The decision and the send run
+under a row lock on the owner's OwnerSettings, so workers in several processes send one
+email per batch. Names the company chose are made header-safe (`header_safe`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import smtplib
+import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -28,6 +36,7 @@ from conversations.models import (
     EscalationReason,
     OwnerSettings,
     Provider,
+    User,
 )
 from conversations.providers import OutboundText, SendFailure, get_provider
 
@@ -38,6 +47,28 @@ REPEAT_WINDOW = timedelta(minutes=10)
 
 #: Channel providers that can carry a WhatsApp note to the owner, preferred first.
 WHATSAPP_PROVIDERS = (Provider.WHATSAPP, Provider.TWILIO)
+
+#: Escalations a digest lists one by one; the rest are counted, with the review queue's link.
+DIGEST_LIST_LIMIT = 20
+
+#: Characters of an escalation's detail shown in a digest.
+DIGEST_DETAIL_LIMIT = 300
+
+#: The longest contact name in a subject or a WhatsApp note.
+NAME_LIMIT = 60
+
+#: Unicode categories never put in a header: controls (CR, LF, ...), format characters
+#: (zero-width, bidirectional overrides) and lone surrogates.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+
+#: A digest runs this long after its due time, so a scheduler a little ahead does not run it early.
+DIGEST_SLACK_SECONDS = 1.0
+
+#: After a failed attempt (the mail server down), the digest tries again after the interval, or this.
+RETRY_AFTER_SECONDS = 60.0
+
+#: Escalations marked notified per UPDATE (SQLite limits the parameters of one statement).
+MARK_CHUNK = 500
 
 
 def escalate(conversation: Conversation, *, reason: EscalationReason, detail: str = "") -> Escalation | None:
@@ -73,55 +104,215 @@ class WhatsAppNotice:
     text: str
 
 
-def notify_owner(escalation_id: int) -> None:
-    """Tell the owner once per escalation: email with a link, then WhatsApp when they gave a number."""
-    notice = _email_owner(escalation_id)
+def notify_owner(escalation_id: int, *, now: datetime | None = None) -> None:
+    """The escalation's job: tell its owner now, or leave it to their digest when they were just emailed."""
+    owner_id = (
+        Escalation.objects.filter(pk=escalation_id, notified_at__isnull=True)
+        .values_list("conversation__owner_id", flat=True)
+        .first()
+    )
+    if owner_id is not None:
+        _notify(owner_id, now=now, escalation_id=escalation_id)
+
+
+def notify_owner_digest(owner_id: int, *, now: datetime | None = None) -> None:
+    """The digest job (and the sweeper's): tell the owner of everything not yet notified, in one email."""
+    _notify(owner_id, now=now, escalation_id=None)
+
+
+def owners_with_overdue_notifications(stalled: datetime) -> list[int]:
+    """Owners whose batch should have gone out before `stalled` (the sweeper's cut-off) and did not.
+
+    An escalation waiting for its owner's digest is not overdue until the digest's due time
+    (`last_notified_at` + NOTIFY_EMAIL_INTERVAL) is itself older than the cut-off: only then
+    did the digest's job vanish, and the sweeper schedules one digest for the owner.
+    """
+    interval = timedelta(seconds=settings.NOTIFY_EMAIL_INTERVAL)
+    owner_ids = set(
+        Escalation.objects.filter(notified_at__isnull=True, created_at__lt=stalled).values_list(
+            "conversation__owner_id", flat=True
+        )
+    )
+    last_notified = dict(
+        OwnerSettings.objects.filter(owner_id__in=owner_ids).values_list("owner_id", "last_notified_at")
+    )
+    return sorted(
+        owner_id
+        for owner_id in owner_ids
+        if last_notified.get(owner_id) is None or last_notified[owner_id] + interval < stalled
+    )
+
+
+def header_safe(text: str, limit: int = NAME_LIMIT) -> str:
+    """`text` fit for one line of a header: no control or format characters, whitespace collapsed, cut short.
+
+    A contact's name is chosen by the company; a line break in it would end the subject and
+    start a header of the company's choosing (Django refuses it with BadHeaderError).
+    """
+    spaced = "".join(" " if char.isspace() else char for char in text)  # CR, LF, U+2028, ... are spaces
+    kept = "".join(char for char in spaced if unicodedata.category(char) not in UNSAFE_CATEGORIES)
+    return Truncator(" ".join(kept.split())).chars(limit)
+
+
+def review_queue_url() -> str:
+    """The absolute link to the conversations that need the owner, in the review dashboard."""
+    path = reverse("admin:conversations_conversation_changelist")
+    return f"{settings.PUBLIC_BASE_URL}{path}?needs=anything"
+
+
+def _notify(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> None:
+    notice = _email_batch(owner_id, now=now, escalation_id=escalation_id)
     if notice is not None:
         _whatsapp_owner(notice)
 
 
-def _email_owner(escalation_id: int) -> WhatsAppNotice | None:
-    """Email the owner and mark the escalation notified; returns the WhatsApp note still to send, if any."""
+def _email_batch(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> WhatsAppNotice | None:
+    """Email the owner about every escalation not yet notified, or schedule the digest when it is too soon.
+
+    Runs under a row lock on the owner's settings, so workers in any number of processes send
+    one email per batch; returns the WhatsApp note still to send, if any (one per email).
+    """
+    pending = Escalation.objects.filter(conversation__owner_id=owner_id, notified_at__isnull=True)
+    if not pending.exists():
+        return None
+    OwnerSettings.objects.get_or_create(owner_id=owner_id)
     with transaction.atomic():
-        escalation = (
-            Escalation.objects.select_for_update()
-            .select_related("conversation__owner", "conversation__contact", "conversation__account")
-            .filter(pk=escalation_id, notified_at__isnull=True)
-            .first()
-        )
-        if escalation is None:
+        owner_settings = OwnerSettings.objects.select_for_update().get(owner_id=owner_id)
+        now = now or timezone.now()
+        ids = list(pending.order_by("created_at", "id").values_list("id", flat=True))
+        if not ids:
+            return None  # another worker sent them while this one waited for the lock
+        interval = timedelta(seconds=settings.NOTIFY_EMAIL_INTERVAL)
+        last = owner_settings.last_notified_at
+        if last is not None and now < last + interval:
+            # One digest job per batch: the escalation with the lowest id schedules it (its job always
+            # runs, or the sweeper stands in); a digest that runs early schedules itself again.
+            if escalation_id is None or escalation_id == min(ids):
+                _schedule_digest(owner_id, due=last + interval, now=now)
+            logger.info(
+                "owner %s was notified at %s; %d escalation(s) wait for the digest at %s",
+                owner_id,
+                last.isoformat(),
+                len(ids),
+                (last + interval).isoformat(),
+            )
             return None
-        conversation = escalation.conversation
-        owner = conversation.owner
-        owner_settings = OwnerSettings.objects.filter(owner=owner).first()
-        address = (owner_settings and owner_settings.notify_email) or owner.email
-        link = conversation_admin_url(conversation.pk)
+
+        shown = list(
+            Escalation.objects.filter(pk__in=ids[:DIGEST_LIST_LIMIT])
+            .select_related("conversation__contact", "conversation__account")
+            .order_by("created_at", "id")
+        )
+        owner_email = User.objects.filter(pk=owner_id).values_list("email", flat=True).first() or ""
+        address = owner_settings.notify_email or owner_email
+        subject = _subject(shown[0], len(ids))
         if address:
-            send_mail(
-                subject=f"Gatekeeper needs you: {conversation.contact}",
-                message=(
-                    f"{conversation.contact} on {conversation.account} needs your attention.\n\n"
-                    f"Why: {escalation.get_reason_display()}\n{escalation.detail}\n\n"
-                    f"Open the conversation: {link}\n"
-                ),
-                from_email=None,
-                recipient_list=[address],
-            )
+            try:
+                send_mail(
+                    subject=subject,
+                    message=_body(shown, len(ids)),
+                    from_email=None,
+                    recipient_list=[address],
+                )
+            except Exception as exc:
+                if not _undeliverable(exc):
+                    # Perhaps the mail server is down: the attempt counts as the owner's last, so
+                    # the batch is tried again with the digest, not by every job and sweep meanwhile.
+                    retry = max(interval.total_seconds(), RETRY_AFTER_SECONDS)
+                    owner_settings.last_notified_at = now
+                    owner_settings.save(update_fields=["last_notified_at"])
+                    _schedule_digest(owner_id, due=now + timedelta(seconds=retry), now=now)
+                    logger.warning(
+                        "could not email owner %s about %d escalation(s) (%s: %s); trying again in %d s",
+                        owner_id,
+                        len(ids),
+                        type(exc).__name__,
+                        exc,
+                        retry,
+                        exc_info=not isinstance(exc, OSError),  # an unexpected error shows where it came from
+                    )
+                    return None
+                logger.error(
+                    "the email to owner %s about %d escalation(s) cannot be sent (%s: %s); "
+                    "they are marked notified and wait in the review queue",
+                    owner_id,
+                    len(ids),
+                    type(exc).__name__,
+                    exc,
+                )
         else:
-            logger.warning(
-                "owner %s has no email address; escalation %s not emailed", owner.pk, escalation.pk
-            )
-        escalation.notified_at = timezone.now()
-        escalation.save(update_fields=["notified_at"])
-        number = owner_settings.notify_whatsapp.strip() if owner_settings else ""
+            logger.warning("owner %s has no email address; escalation(s) %s not emailed", owner_id, ids)
+        for start in range(0, len(ids), MARK_CHUNK):
+            Escalation.objects.filter(pk__in=ids[start : start + MARK_CHUNK]).update(notified_at=now)
+        owner_settings.last_notified_at = now
+        owner_settings.save(update_fields=["last_notified_at"])
+        number = owner_settings.notify_whatsapp.strip()
         if not number:
             return None
-        contact = Truncator(str(conversation.contact)).chars(60)
-        return WhatsAppNotice(
-            owner_id=owner.pk,
-            number=number,
-            text=f"Gatekeeper needs you: {contact} ({escalation.get_reason_display().lower()}).\n{link}",
+        return WhatsAppNotice(owner_id=owner_id, number=number, text=_note(shown[0], len(ids)))
+
+
+def _schedule_digest(owner_id: int, *, due: datetime, now: datetime) -> None:
+    delay = max((due - now).total_seconds(), 0) + DIGEST_SLACK_SECONDS
+    jobs.schedule("conversations.tasks.notify_owner_digest", owner_id, delay=delay)
+
+
+def _undeliverable(exc: Exception) -> bool:
+    """Whether this email can never be sent as it stands: a malformed message or address, or a 5xx refusal."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return isinstance(exc, ValueError)  # BadHeaderError, an address that does not encode
+
+
+def _contact_name(conversation: Conversation) -> str:
+    """The contact's name as one short line, or their number or address when the name has nothing left."""
+    contact = conversation.contact
+    for candidate in (contact.name, contact.phone, contact.address):
+        shown = header_safe(candidate)
+        if shown:
+            return shown
+    return "a contact"
+
+
+def _subject(first: Escalation, count: int) -> str:
+    name = _contact_name(first.conversation)
+    return f"Gatekeeper needs you: {name}" + (f" and {count - 1} more" if count > 1 else "")
+
+
+def _note(first: Escalation, count: int) -> str:
+    """The WhatsApp note: the email's subject in a line, with the link to the conversation or the queue."""
+    name = _contact_name(first.conversation)
+    if count == 1:
+        reason = first.get_reason_display().lower()
+        return f"Gatekeeper needs you: {name} ({reason}).\n{conversation_admin_url(first.conversation_id)}"
+    return f"Gatekeeper needs you: {name} and {count - 1} more.\n{review_queue_url()}"
+
+
+def _body(shown: list[Escalation], count: int) -> str:
+    """One escalation as before; several as a list, oldest first, capped, with the review queue's link."""
+    if count == 1:
+        (escalation,) = shown
+        conversation = escalation.conversation
+        return (
+            f"{_contact_name(conversation)} on {header_safe(str(conversation.account))} needs your attention.\n\n"
+            f"Why: {escalation.get_reason_display()}\n{escalation.detail}\n\n"
+            f"Open the conversation: {conversation_admin_url(conversation.pk)}\n"
         )
+    lines = [f"{count} things need your attention since Gatekeeper last wrote to you, oldest first.", ""]
+    for number, escalation in enumerate(shown, start=1):
+        conversation = escalation.conversation
+        lines.append(f"{number}. {_contact_name(conversation)} on {header_safe(str(conversation.account))}")
+        lines.append(f"   Why: {escalation.get_reason_display()}")
+        if escalation.detail:
+            lines.append(f"   {Truncator(' '.join(escalation.detail.split())).chars(DIGEST_DETAIL_LIMIT)}")
+        lines.append(f"   Open the conversation: {conversation_admin_url(conversation.pk)}")
+        lines.append("")
+    if count > len(shown):
+        lines.append(f"And {count - len(shown)} more.")
+    lines.append(f"Everything that needs you, in the review queue: {review_queue_url()}")
+    return "\n".join(lines) + "\n"
 
 
 def _whatsapp_owner(notice: WhatsAppNotice) -> None:

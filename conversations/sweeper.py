@@ -17,7 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversations import jobs
-from conversations.models import Conversation, Direction, Escalation, Message, MessageStatus
+from conversations.escalation import owners_with_overdue_notifications
+from conversations.models import Conversation, Direction, Message, MessageStatus
 from conversations.receipts import apply_early_statuses
 from conversations.sending import fail_message
 
@@ -73,10 +74,10 @@ def sweep_stalled_work() -> SweepResult:
         jobs.enqueue_now("conversations.tasks.send_pending", conversation_id)
         result.sends += 1
 
-    for escalation_id in Escalation.objects.filter(
-        notified_at__isnull=True, created_at__lt=stalled
-    ).values_list("id", flat=True):
-        jobs.enqueue_now("conversations.tasks.notify_owner", escalation_id)
+    # Notifications are batched per owner: one digest job per owner whose batch is overdue, never
+    # one per escalation (an escalation waiting for its owner's digest is not stalled).
+    for owner_id in owners_with_overdue_notifications(stalled):
+        jobs.enqueue_now("conversations.tasks.notify_owner_digest", owner_id)
         result.notifications += 1
 
     # Receipts that raced their message's id being stored.

@@ -29,3 +29,7 @@ def send_pending(conversation_id: int) -> None:
 
 def notify_owner(escalation_id: int) -> None:
     escalation.notify_owner(escalation_id)
+
+
+def notify_owner_digest(owner_id: int) -> None:
+    escalation.notify_owner_digest(owner_id)

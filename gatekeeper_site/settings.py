@@ -115,7 +115,11 @@ GATEKEEPER_JOBS = {
     "OPTIONS": {
         "queue": RQ_QUEUE,
         # Jump the queue: deliveries of decided replies and the owner's notifications.
-        "urgent": ["conversations.tasks.send_pending", "conversations.tasks.notify_owner"],
+        "urgent": [
+            "conversations.tasks.send_pending",
+            "conversations.tasks.notify_owner",
+            "conversations.tasks.notify_owner_digest",
+        ],
     },
 }
 # Messages from one provider arriving within this window get one reply.

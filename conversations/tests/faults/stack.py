@@ -105,7 +105,11 @@ def prepare_template(postgres: ThrowawayPostgres, workdir: Path) -> str:
     manage("migrate", "--noinput", env=env)
     manage("gatekeeper_setup", "--username", "owner", "--password", "faults-password", env=env)
     with psycopg.connect(postgres.dsn(name), autocommit=True) as conn:
-        conn.execute("UPDATE conversations_rule SET action = 'auto' WHERE category = 'cellphone_provider'")
+        # Delegated, and a keyword (the owner's own data) says what these companies write about.
+        conn.execute(
+            "UPDATE conversations_rule SET action = 'auto', match_keywords = '[\"bill\"]' "
+            "WHERE category = 'cellphone_provider'"
+        )
     return name
 
 

@@ -20,7 +20,10 @@ def test_webhooks_while_the_database_is_down_get_5xx_and_their_retries_are_proce
     stack.start_web()
     stack.start_worker()
     stack.start_sweeper()
-    assert stack.post(stack.message("Warm every connection", sender="15559999999")).status_code == 200
+    assert (
+        stack.post(stack.message("Your bill, to warm every connection", sender="15559999999")).status_code
+        == 200
+    )
     stack.graph.wait_for_sent_texts(1, timeout=60)
     wait_for(
         lambda: stack.value("SELECT count(*) FROM conversations_message WHERE status = 'sent'"),

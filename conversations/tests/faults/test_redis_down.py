@@ -21,7 +21,7 @@ def test_webhooks_during_a_redis_outage_are_acknowledged_only_when_committed_and
     stack.start_web()
     stack.start_worker()
     stack.start_sweeper()
-    assert stack.post(stack.message("Before the outage", sender="15559999999")).status_code == 200
+    assert stack.post(stack.message("Your bill, before the outage", sender="15559999999")).status_code == 200
     stack.graph.wait_for_sent_texts(1, timeout=60)
 
     stack.redis.kill()
