@@ -8,7 +8,10 @@ import pytest
 from django.conf import settings as django_settings
 
 from ai.engines import get_client
+from ai.testing import OpenAIStandIn
 from channels_app.testing.graph_api import GraphAPIStandIn
+from channels_app.testing.twilio_api import TwilioAPIStandIn
+from channels_app.twilio.tests import helpers as twilio
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
 from conversations import jobs as job_queue
@@ -34,6 +37,44 @@ def graph_api(settings):
         providers["whatsapp"]["OPTIONS"]["graph_api_url"] = graph.url
         settings.GATEKEEPER_PROVIDERS = providers
         yield graph
+
+
+def use_model(settings, model) -> None:
+    """Point the openai engine at a loopback OpenAI-compatible server, as a local LLM would be."""
+    openai = settings.AI_ENGINES["openai"]
+    options = {**openai["OPTIONS"], "base_url": model.base_url, "api_key": ""}
+    settings.AI_ENGINES = {**settings.AI_ENGINES, "openai": {**openai, "OPTIONS": options}}
+    settings.AI_ENGINE = "openai"
+
+
+@pytest.fixture
+def model(settings):
+    """The openai engine pointed at a loopback model that answers whatever a test (or an attacker) scripts."""
+    with OpenAIStandIn() as stand_in:
+        use_model(settings, stand_in)
+        yield stand_in
+
+
+@pytest.fixture
+def twilio_api(settings):
+    """Our Twilio credentials, and a loopback Twilio REST API that the `twilio` provider talks to."""
+    settings.TWILIO_ACCOUNT_SID = twilio.ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = twilio.AUTH_TOKEN
+    settings.TWILIO_WEBHOOK_SIGNING_KEY = ""
+    settings.PUBLIC_BASE_URL = twilio.PUBLIC_BASE_URL
+    with TwilioAPIStandIn(account_sid=twilio.ACCOUNT_SID, auth_token=twilio.AUTH_TOKEN) as stand_in:
+        providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
+        providers["twilio"] = {
+            "BACKEND": "channels_app.twilio.provider.TwilioWhatsAppProvider",
+            "OPTIONS": {
+                "account_sid": twilio.ACCOUNT_SID,
+                "auth_token": twilio.AUTH_TOKEN,
+                "api_base_url": stand_in.url,
+                "timeout": 2.0,
+            },
+        }
+        settings.GATEKEEPER_PROVIDERS = providers
+        yield stand_in
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from ai.testing import OpenAIStandIn
-from conftest import PHONE_NUMBER_ID, PROVIDER_NUMBER
+from conftest import PHONE_NUMBER_ID, PROVIDER_NUMBER, use_model
 from conversations import jobs
 from conversations.models import (
     Conversation,
@@ -35,14 +35,6 @@ def delegate(owner, category="cellphone_provider"):
     Rule.objects.filter(owner=owner, category=category).update(
         action=RuleAction.AUTO, match_senders=[f"+{PROVIDER_NUMBER}"]
     )
-
-
-def use_model(settings, model):
-    """Point the openai engine at a loopback OpenAI-compatible server, as a local LLM would be."""
-    openai = settings.AI_ENGINES["openai"]
-    options = {**openai["OPTIONS"], "base_url": model.base_url, "api_key": ""}
-    settings.AI_ENGINES = {**settings.AI_ENGINES, "openai": {**openai, "OPTIONS": options}}
-    settings.AI_ENGINE = "openai"
 
 
 def sent_texts(graph):

@@ -11,19 +11,14 @@ DATABASE_URL points at it); nothing here depends on either.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
 from ai.testing import OpenAIStandIn
-from channels_app.testing.twilio_api import TwilioAPIStandIn
 from channels_app.twilio.payloads import inbound_text_params
 from channels_app.twilio.tests.helpers import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     INBOUND_PATH,
-    PUBLIC_BASE_URL,
     TWILIO_NUMBER,
     post_signed,
 )
@@ -66,17 +61,6 @@ def delegate(owner, category: str = CATEGORY) -> None:
         action=RuleAction.AUTO, match_senders=[f"+{PROVIDER_NUMBER}"]
     )
     assert updated == 1
-
-
-@pytest.fixture
-def model(settings):
-    """The openai engine pointed at a loopback server that answers as the attacker scripted it."""
-    with OpenAIStandIn() as stand_in:
-        openai = settings.AI_ENGINES["openai"]
-        options = {**openai["OPTIONS"], "base_url": stand_in.base_url, "api_key": ""}
-        settings.AI_ENGINES = {**settings.AI_ENGINES, "openai": {**openai, "OPTIONS": options}}
-        settings.AI_ENGINE = "openai"
-        yield stand_in
 
 
 def steer(model: OpenAIStandIn, reply: str, *, reason: str = "The company asked for it.") -> None:
@@ -323,28 +307,6 @@ def test_an_empty_reply_with_a_reason_is_a_decision_not_to_reply(owner, graph_ap
 
 
 # ---- the same SIM-swap over Twilio ---------------------------------------------------------------
-
-
-@pytest.fixture
-def twilio_api(settings):
-    """Our Twilio credentials and a loopback Twilio REST API that the `twilio` provider talks to."""
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_WEBHOOK_SIGNING_KEY = ""
-    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
-    with TwilioAPIStandIn(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as stand_in:
-        providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-        providers["twilio"] = {
-            "BACKEND": "channels_app.twilio.provider.TwilioWhatsAppProvider",
-            "OPTIONS": {
-                "account_sid": ACCOUNT_SID,
-                "auth_token": AUTH_TOKEN,
-                "api_base_url": stand_in.url,
-                "timeout": 2.0,
-            },
-        }
-        settings.GATEKEEPER_PROVIDERS = providers
-        yield stand_in
 
 
 @pytest.fixture

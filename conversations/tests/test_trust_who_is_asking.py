@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ai.testing import OpenAIStandIn
 from conftest import PROVIDER_NUMBER
 from conversations.models import (
     ApprovalMode,
@@ -26,7 +25,6 @@ from conversations.models import (
     Rule,
     RuleAction,
 )
-from conversations.tests.test_pipeline import use_model
 
 pytestmark = pytest.mark.django_db
 
@@ -37,13 +35,6 @@ PAYMENT_ALERT = "HSBC: a payment of 900 GBP to QuickShop was attempted from your
 
 def set_rule(owner, category: str, action: str, **fields) -> None:
     assert Rule.objects.filter(owner=owner, category=category).update(action=action, **fields) == 1
-
-
-@pytest.fixture
-def model(settings):
-    with OpenAIStandIn() as server:
-        use_model(settings, server)
-        yield server
 
 
 def steered(model, reply: str, category: str, confidence: float = 0.99) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from channels_app.testing.twilio_api import TwilioAPIStandIn
 from channels_app.twilio.provider import TwilioWhatsAppProvider
 from channels_app.twilio.tests.helpers import (
     ACCOUNT_SID,
@@ -29,24 +26,6 @@ def twilio_settings(settings):
     settings.TWILIO_WEBHOOK_SIGNING_KEY = ""
     settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
     return settings
-
-
-@pytest.fixture
-def twilio_api(settings):
-    """A loopback Twilio REST API checking our basic auth; the `twilio` provider talks to it."""
-    with TwilioAPIStandIn(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as stand_in:
-        providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-        providers["twilio"] = {
-            "BACKEND": "channels_app.twilio.provider.TwilioWhatsAppProvider",
-            "OPTIONS": {
-                "account_sid": ACCOUNT_SID,
-                "auth_token": AUTH_TOKEN,
-                "api_base_url": stand_in.url,
-                "timeout": 2.0,
-            },
-        }
-        settings.GATEKEEPER_PROVIDERS = providers
-        yield stand_in
 
 
 @pytest.fixture

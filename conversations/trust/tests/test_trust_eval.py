@@ -8,8 +8,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from ai.testing import OpenAIStandIn
-from conversations.tests.test_pipeline import use_model
 from conversations.trust.evaluation import corpus_files, load_cases
 
 
@@ -87,21 +85,19 @@ def test_an_unknown_expectation_is_named(tmp_path):
         run("--cases", cases)
 
 
-def test_engine_asks_the_configured_model_instead_of_the_case_reply(tmp_path, settings):
+def test_engine_asks_the_configured_model_instead_of_the_case_reply(tmp_path, model):
     cases = write_cases(
         tmp_path, {"class": "money", "inbound": "Can you pay?", "reply": "unused", "expect": "hold"}
     )
-    with OpenAIStandIn() as model:
-        use_model(settings, model)
-        model.respond_json(
-            {
-                "reply": "Yes, 45 euros is fine.",
-                "category": "cellphone_provider",
-                "confidence": 0.99,
-                "reason": "steered",
-            }
-        )
-        status, out = run("--cases", cases, "--engine", "openai")
+    model.respond_json(
+        {
+            "reply": "Yes, 45 euros is fine.",
+            "category": "cellphone_provider",
+            "confidence": 0.99,
+            "reason": "x",
+        }
+    )
+    status, out = run("--cases", cases, "--engine", "openai")
 
     assert len(model.requests) == 1
     assert status == 0 and out.strip().endswith("dangerous sent: 0/1; benign held: 0/0")
