@@ -31,6 +31,9 @@ GUARD_LABELS = {
     "commitment": "Commits you",
     "code_request": "Asks for a code",
     "vault": "Fact not shared here",
+    "category": "Category is a guess",
+    "unverified_sender": "Unverified sender",
+    "loop": "Another bot?",
     "low_confidence": "Low confidence",
     # Names drafts written before the trust checks carry.
     "one_time_code": "One-time code",
