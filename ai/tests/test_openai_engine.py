@@ -213,3 +213,18 @@ def test_parse_answer_matches_categories_ignoring_case():
 def test_parse_answer_treats_non_finite_confidence_as_wrong():
     reply = parse_answer('{"reply": "Hi", "category": "other", "confidence": NaN, "reason": "r"}', ["other"])
     assert reply.confidence <= 0.2
+
+
+def test_an_empty_reply_with_a_reason_is_a_decision_not_to_reply():
+    reply = parse_answer(answer(reply="", reason="An automated notice; nothing to answer."), ["cellphone_provider"])
+
+    assert reply.reply == ""
+    assert reply.reason == "An automated notice; nothing to answer."
+    assert not reply.extra.get("malformed")
+
+
+def test_an_empty_reply_without_a_reason_is_a_low_confidence_holding_draft():
+    reply = parse_answer(answer(reply="", reason=""), ["other"])
+
+    assert reply.reply and reply.extra.get("malformed")
+    assert reply.confidence < 0.5
