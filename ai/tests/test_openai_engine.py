@@ -216,7 +216,9 @@ def test_parse_answer_treats_non_finite_confidence_as_wrong():
 
 
 def test_an_empty_reply_with_a_reason_is_a_decision_not_to_reply():
-    reply = parse_answer(answer(reply="", reason="An automated notice; nothing to answer."), ["cellphone_provider"])
+    reply = parse_answer(
+        answer(reply="", reason="An automated notice; nothing to answer."), ["cellphone_provider"]
+    )
 
     assert reply.reply == ""
     assert reply.reason == "An automated notice; nothing to answer."
