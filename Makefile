@@ -14,13 +14,14 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 # First run only: generate the secrets a fresh install needs; edit .env to connect real numbers.
+# Secrets are readable by you only: .env and the SQLite database 0600, var/ 0700.
 .env:
-	@$(PYTHON) -c "import secrets as s; print(f'SECRET_KEY={s.token_urlsafe(50)}\nWHATSAPP_APP_SECRET={s.token_hex(16)}\nWHATSAPP_VERIFY_TOKEN={s.token_urlsafe(16)}\nGATEKEEPER_PASSWORD={s.token_urlsafe(12)}')" > .env
+	@umask 077 && $(PYTHON) -c "import secrets as s; print(f'SECRET_KEY={s.token_urlsafe(50)}\nWHATSAPP_APP_SECRET={s.token_hex(16)}\nWHATSAPP_VERIFY_TOKEN={s.token_urlsafe(16)}\nGATEKEEPER_PASSWORD={s.token_urlsafe(12)}')" > .env
 	@echo "Wrote .env with generated secrets and the owner's password (edit it to connect WhatsApp)."
 
 run: install .env
-	@mkdir -p var
-	$(PY) manage.py migrate --noinput
+	@mkdir -p -m 700 var
+	umask 077 && $(PY) manage.py migrate --noinput
 	$(PY) manage.py serve
 
 lint: install

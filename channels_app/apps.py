@@ -6,4 +6,5 @@ class ChannelsAppConfig(AppConfig):
     verbose_name = "Channels"
 
     def ready(self) -> None:
-        from channels_app.webchat import checks  # noqa: F401  (registers the web-chat system checks)
+        from channels_app import checks  # noqa: F401  (registers the check that providers can send)
+        from channels_app.webchat import checks as webchat_checks  # noqa: F401  (the web-chat checks)

@@ -15,7 +15,9 @@ logger = logging.getLogger(__name__)
 
 
 class ConsoleProvider(ChannelProvider):
-    """Logs each outbound text and accepts it under a made-up id."""
+    """Logs each outbound text and accepts it under a made-up id; the message is recorded as printed."""
+
+    prints = True
 
     def send_text(self, message: OutboundText) -> SendReceipt:
         logger.warning(

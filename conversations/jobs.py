@@ -47,6 +47,10 @@ class JobBackend:
     def ping(self) -> None:
         """Raise if the queue cannot take work."""
 
+    def depth(self) -> dict[str, int]:
+        """Jobs waiting, by state (`queued`, `scheduled`, ...), for /metrics; raise if the queue is down."""
+        return {}
+
 
 class RQBackend(JobBackend):
     """RQ on Redis; delayed jobs need a worker started with `--with-scheduler`.
@@ -91,6 +95,22 @@ class RQBackend(JobBackend):
     def ping(self) -> None:
         self._queue().connection.ping()
 
+    def depth(self) -> dict[str, int]:
+        """The queue's length and its registries' sizes, read in one round trip and without cleaning them."""
+        queue = self._queue()
+        registries = {
+            "scheduled": queue.scheduled_job_registry,
+            "started": queue.started_job_registry,
+            "deferred": queue.deferred_job_registry,
+            "failed": queue.failed_job_registry,
+        }
+        with queue.connection.pipeline(transaction=False) as pipeline:
+            pipeline.llen(queue.key)
+            for registry in registries.values():
+                pipeline.zcard(registry.key)
+            counts = pipeline.execute()
+        return dict(zip(["queued", *registries], (int(count) for count in counts), strict=True))
+
 
 class ThreadBackend(JobBackend):
     """One worker thread in this process: the embedded default without Redis.
@@ -114,6 +134,13 @@ class ThreadBackend(JobBackend):
             heapq.heappush(self._heap, (time.monotonic() + max(delay, 0), next(self._counter), path, args))
             self._wakeup.notify()
         self.start()
+
+    def depth(self) -> dict[str, int]:
+        """Jobs in this process's heap: due now (`queued`) or later (`scheduled`)."""
+        with self._wakeup:
+            now = time.monotonic()
+            due = sum(1 for entry in self._heap if entry[0] <= now)
+            return {"queued": due, "scheduled": len(self._heap) - due}
 
     def start(self) -> None:
         """Start the worker thread once per process."""
@@ -170,6 +197,10 @@ class LocmemBackend(JobBackend):
 
     def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
         recorded.append(RecordedJob(path, args, delay))
+
+    def depth(self) -> dict[str, int]:
+        due = sum(1 for job in recorded if job.delay <= 0)
+        return {"queued": due, "scheduled": len(recorded) - due}
 
 
 def run_recorded_jobs(

@@ -204,6 +204,8 @@ class MessageStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
+    # No provider is configured for the channel (demo mode): the console printed it, nothing left.
+    PRINTED = "printed", "Printed, not sent (no provider configured)"
     DELIVERED = "delivered", "Delivered"
     READ = "read", "Read"
     PLAYED = "played", "Played"
@@ -231,6 +233,9 @@ class Message(models.Model):
         "Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     sent_at = models.DateTimeField(null=True, blank=True, help_text="When the provider says it was sent.")
+    accepted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider accepted it (or the console printed it)."
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -245,7 +250,13 @@ class Message(models.Model):
                 name="unique_provider_message",
             )
         ]
-        indexes = [models.Index(fields=["conversation", "direction", "status"])]
+        indexes = [
+            models.Index(fields=["conversation", "direction", "status"]),
+            # Counts by direction, status and channel (/metrics, the sweeper's queued messages).
+            models.Index(fields=["direction", "status", "account"], name="message_direction_status"),
+        ]
+        # Operators (superusers) have it; an owner's staff account does not: the figures cover every owner.
+        permissions = [("view_metrics", "Can read the service's metrics at /metrics")]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.kind} #{self.pk}"
@@ -278,6 +289,7 @@ class DraftStatus(models.TextChoices):
     PENDING = "pending", "Waiting for approval"
     APPROVED = "approved", "Approved, sending"
     SENT = "sent", "Sent"
+    PRINTED = "printed", "Printed, not sent (no provider configured)"
     REJECTED = "rejected", "Rejected"
     WITHDRAWN = "withdrawn", "Withdrawn"
     FAILED = "failed", "Send failed"
@@ -325,6 +337,7 @@ class Draft(models.Model):
                 name="one_draft_per_turn",
             ),
         ]
+        indexes = [models.Index(fields=["status", "decided_by"], name="draft_status_decided_by")]
         permissions = [("approve_draft", "Can approve or reject drafts")]
 
     def __str__(self) -> str:
@@ -415,6 +428,7 @@ class Escalation(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["reason", "notified_at"], name="escalation_reason_notified")]
 
     def __str__(self) -> str:
         return f"{self.reason} on {self.conversation}"

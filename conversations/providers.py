@@ -81,6 +81,9 @@ class ChannelProvider:
 
     #: Longest text one provider message may carry; longer replies are split.
     max_text_length = 4096
+    #: True for a stand-in that prints instead of sending (no provider configured): its messages
+    #: are recorded as printed, never as sent.
+    prints = False
 
     def __init__(self, alias: str, **options) -> None:
         self.alias = alias

@@ -45,7 +45,8 @@ EARLY_STATUS_TTL = timedelta(hours=1)
 
 def status_may_advance(current: str, new: str) -> bool:
     """Whether a delivery receipt may replace the stored status (receipts arrive in any order)."""
-    if current == MessageStatus.FAILED or current == new:
+    # A printed message never left the machine: no receipt can make it delivered.
+    if current in (MessageStatus.FAILED, MessageStatus.PRINTED) or current == new:
         return False
     if new == MessageStatus.FAILED:
         return _STATUS_RANK.get(current, 0) < _STATUS_RANK[MessageStatus.DELIVERED]

@@ -161,8 +161,9 @@ def send_pending(conversation_id: int) -> None:
         if message.kind != Kind.TEMPLATE and not window.is_open(message.conversation):
             _refuse_outside_window(message)
             continue
+        provider = get_provider(message.account.provider)
         try:
-            receipt = _deliver(get_provider(message.account.provider), message)
+            receipt = _deliver(provider, message)
         except SendFailure as failure:
             if not _record_failure(message, failure):
                 return
@@ -172,7 +173,7 @@ def send_pending(conversation_id: int) -> None:
             if not _record_failure(message, SendFailure(str(exc), retryable=True)):
                 return
             continue
-        _record_accepted(message, receipt.provider_message_id)
+        _record_accepted(message, receipt.provider_message_id, printed=provider.prints)
 
 
 def _deliver(provider: ChannelProvider, message: Message) -> SendReceipt:
@@ -215,15 +216,18 @@ def _refuse_outside_window(message: Message) -> None:
         )
 
 
-def _record_accepted(message: Message, provider_message_id: str) -> None:
+def _record_accepted(message: Message, provider_message_id: str, *, printed: bool = False) -> None:
+    """The provider took the message; without a configured provider it was only printed, and says so."""
+    now = timezone.now()
     with transaction.atomic():
         Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-            status=MessageStatus.SENT,
+            status=MessageStatus.PRINTED if printed else MessageStatus.SENT,
             provider_message_id=provider_message_id,
             error_code="",
             error_detail="",
             next_attempt_at=None,
-            updated_at=timezone.now(),
+            accepted_at=now,
+            updated_at=now,
         )
         # The provider may have reported on this id already (a fast failure): apply it now.
         apply_early_statuses(account_id=message.account_id, provider_message_id=provider_message_id)
@@ -234,7 +238,7 @@ def _record_accepted(message: Message, provider_message_id: str) -> None:
             ).exists()
         ):
             Draft.objects.filter(pk=message.draft_id, status=DraftStatus.APPROVED).update(
-                status=DraftStatus.SENT
+                status=DraftStatus.PRINTED if printed else DraftStatus.SENT
             )
 
 

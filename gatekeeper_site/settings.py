@@ -1,5 +1,8 @@
 """Gatekeeper settings: every value comes from the environment or `.env`, read here only."""
 
+import secrets
+import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,15 +22,36 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Put SECRET_KEY=<a long random string> in the environment or "
             "in .env (`make run` writes one for you), or set DEBUG=true for local experiments."
         )
-    SECRET_KEY = "insecure-development-key-never-use-in-production"
+    # Never a constant: a key of this process only, so sessions and visitor tokens end with it.
+    SECRET_KEY = secrets.token_urlsafe(50)
+    warnings.warn(
+        "SECRET_KEY is not set: DEBUG uses a random key for this process only (logins and web-chat "
+        "visitors are forgotten at restart, and other processes cannot read what it signed). "
+        "Set SECRET_KEY in .env to keep them.",
+        RuntimeWarning,
+        stacklevel=1,
+    )
 
 PORT = env.int("PORT", default=8000)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
-_public_host = urlsplit(PUBLIC_BASE_URL).hostname or "localhost"
+_public = urlsplit(PUBLIC_BASE_URL)
+_public_host = _public.hostname or "localhost"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", _public_host])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
-# Behind a TLS-terminating proxy, trust its scheme header so absolute URLs say https.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[f"{_public.scheme}://{_public.netloc}"])
+# Behind a TLS-terminating proxy, trust its scheme header so absolute URLs say https. Only the
+# proxies in TRUSTED_PROXIES may send it: gatekeeper_site.proxies drops it from any other peer first.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Production (DEBUG off, an https PUBLIC_BASE_URL): https only, said to browsers by HSTS, cookies
+# never sent over http. deploy/README.md explains each setting.
+HTTPS_ONLY = not DEBUG and _public.scheme == "https"
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
+# A monitor or the proxy probes http://127.0.0.1:8000/healthz directly, without X-Forwarded-Proto;
+# Prometheus on the same machine scrapes /metrics the same way.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^metrics/?$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY
 
 INSTALLED_APPS = [
     "daphne",
@@ -42,12 +66,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "django_rq",
+    "axes",
     "ai",
     "conversations",
     "channels_app",
 ]
 
 MIDDLEWARE = [
+    "gatekeeper_site.proxies.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gatekeeper_site.urls"
@@ -262,6 +290,25 @@ if env("EMAIL_URL", default=""):
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="gatekeeper@localhost")
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 
+# --- Logins: failed attempts limited (django-axes) ------------------------------------------
+# The admin login (and anything else that calls `authenticate` with a request) is refused for
+# LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURE_LIMIT failures of one username from one address (the
+# address read through TRUSTED_PROXIES): a stranger cannot lock the owner out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Counted in the shared cache when there is Redis, else in the database (a per-process cache
+# would count each process's failures apart).
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "gatekeeper_site.proxies.request_client_address"
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -293,13 +340,39 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# --- Operations: /metrics and the logs -----------------------------------------------------------
+# A scraper sends `Authorization: Bearer <METRICS_TOKEN>`; unset, only an operator's session reads /metrics.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# `text` (default) or `json`: one JSON object per line. Either way secrets are redacted (gatekeeper_site.logs).
+LOG_FORMAT = env("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not 'text' or 'json'.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "gatekeeper_site.logs.RedactSecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+            "json_encoder": "ext://gatekeeper_site.logs.RedactingJsonEncoder",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Through the root's handler only (Django's own would print DEBUG lines twice, unformatted).
+        "django": {"handlers": [], "level": "INFO"},
         "httpx": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
         # The SDK logs every request's headers at INFO.

@@ -3,13 +3,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from conversations.admin.tools import rq_dashboard_urls, view_on_site
+
 admin.site.site_header = "Gatekeeper"
 admin.site.site_title = "Gatekeeper"
 admin.site.index_title = "Review and steer your gatekeeper"
 
 urlpatterns = [
+    # Ahead of the admin's own "view on site" shortcut, which answers 500 for a model without a table.
+    path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),
-    path("django-rq/", include("django_rq.urls")),
+    # The shared job queue: superusers only.
+    path("django-rq/", include(rq_dashboard_urls())),
     path("", include("channels_app.urls")),
     path("", include("conversations.api.urls")),
 ]

@@ -1,9 +1,11 @@
 """`WS /ws/chat/<slug>/`: one visitor's live view of their conversation.
 
-On connect: the `history` frame (with a fresh visitor token). Then every new message of the
-conversation as a `message` frame, read from the database when the group's doorbell rings;
-`typing` and `held` frames while a reply is on its way; an `error` frame for anything refused,
-after which the socket stays open. An unknown slug gets an error and a closed socket (4404).
+On connect: the `history` frame (with a fresh visitor token). A returning visitor's token comes in
+a subprotocol (`visitors.token_from_subprotocols`) or, from older clients, in `?visitor_token=`.
+Then every new message of the conversation as a `message` frame, read from the database when the
+group's doorbell rings; `typing` and `held` frames while a reply is on its way; an `error` frame
+for anything refused, after which the socket stays open. An unknown slug gets an error and a
+closed socket (4404).
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from django.db import DatabaseError
 from channels_app.webchat import chat, groups
 from channels_app.webchat.addresses import client_address
 from channels_app.webchat.frames import ChatError, client_frame, decode_frame
-from channels_app.webchat.visitors import Visitor, issue_token, new_visitor, read_token
+from channels_app.webchat.visitors import (
+    SUBPROTOCOL,
+    Visitor,
+    issue_token,
+    new_visitor,
+    read_token,
+    token_from_subprotocols,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +54,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.seen: set[int] = set()
         self.last_reply_at: datetime | None = None  # when the newest reply this socket showed was written
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        token = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("visitor_token", [""])[0]
+        offered = [protocol for protocol in self.scope.get("subprotocols") or [] if isinstance(protocol, str)]
+        token = (
+            token_from_subprotocols(offered)
+            or parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("visitor_token", [""])[0]
+        )
         known = read_token(token, slug=slug)
         visitor = known or new_visitor(slug)
         # Join before reading the history, so nothing sent in between is missed (duplicates are dropped).
         self.group = groups.group_name(slug, visitor.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        # Only the protocol's name is echoed, never the one carrying the token.
+        await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         opened = await database_sync_to_async(chat.open_chat)(slug, visitor, returning=known is not None)
         if opened is None:
             await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -3,6 +3,6 @@
 Importing this package registers every model admin (Django's autodiscovery imports it).
 """
 
-from conversations.admin import owner_config, records, review
+from conversations.admin import owner_config, records, review, tools
 
-__all__ = ["owner_config", "records", "review"]
+__all__ = ["owner_config", "records", "review", "tools"]

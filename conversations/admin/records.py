@@ -93,6 +93,15 @@ class ChannelAccountAdmin(OwnerScopedAdmin):
         """Deleting an account deletes its conversations and their history: superusers only."""
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Numbers and chat pages are linked by an operator or `gatekeeper_setup`, never claimed by an owner."""
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ChannelAccount | None = None) -> list[str]:
+        """An owner sets their template and the widget's sites, never which number or page it is."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else [*fields, "provider", "address"]
+
 
 @admin.register(Contact)
 class ContactAdmin(OwnerScopedAdmin):
@@ -150,6 +159,7 @@ class MessageAdmin(RecordAdmin):
         "reply_to",
         "draft",
         "sent_at",
+        "accepted_at",
         "attempts",
         "next_attempt_at",
         "created_at",

@@ -32,6 +32,7 @@ from conversations.admin.filters import (
 from conversations.admin.forms import APPROVE, REJECT, SAVE, DecisionForm, ReplyForm
 from conversations.admin.scoping import OwnerScopedAdmin
 from conversations.models import Conversation, ConversationStatus, Draft, DraftStatus, Message
+from conversations.providers import get_provider
 from conversations.templatetags.review import conversation_url, findings, highlight_draft, percent
 
 
@@ -66,6 +67,13 @@ def _report(
 
 
 # -- drafts ----------------------------------------------------------------------------------
+
+
+def _goes_out(conversation: Conversation) -> str:
+    """What happens to a queued reply: sent, or only printed when the channel has no provider configured."""
+    if get_provider(conversation.account.provider).prints:
+        return "will be printed in the server's log, not sent: no provider is configured for this channel."
+    return "goes out in a moment."
 
 
 @admin.register(Draft)
@@ -286,7 +294,9 @@ class DraftAdmin(OwnerScopedAdmin):
                     seen_through=form.cleaned_data["seen_through"],
                 )
                 self.message_user(
-                    request, "Approved: the reply is queued and goes out in a moment.", messages.SUCCESS
+                    request,
+                    f"Approved: the reply is queued and {_goes_out(draft.conversation)}",
+                    messages.SUCCESS,
                 )
             elif decision == SAVE:
                 services.draft_edit(draft_id=draft.pk, by=request.user, text=text or "")
@@ -530,7 +540,9 @@ class ConversationAdmin(OwnerScopedAdmin):
         except services.ActionRefused as refusal:
             self.message_user(request, str(refusal), messages.WARNING)
         else:
-            self.message_user(request, "Your reply is queued and goes out in a moment.", messages.SUCCESS)
+            self.message_user(
+                request, f"Your reply is queued and {_goes_out(conversation)}", messages.SUCCESS
+            )
         return _back(request, conversation_url(conversation.pk, "reply"))
 
     @admin.action(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django import forms
 from django.contrib import admin
 from django.db import models
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from conversations.models import ChannelAccount, Contact, Conversation, Draft, Fact, Message, Rule, User
 from conversations.selectors import owned
@@ -34,6 +34,11 @@ class OwnerScopedAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         """Only the owner's rows: another owner's id is "not found" on every page and in every action."""
         return owned(super().get_queryset(request), request.user, self.owner_path)
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> NoReturn:
+        """Another owner's id (or no such row) on a change, history or delete page is a plain 404,
+        not Django's redirect to the index with "perhaps it was deleted"."""
+        raise Http404(f"No {opts.verbose_name} with this id.")
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey, request: HttpRequest, **kwargs: Any

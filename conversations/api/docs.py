@@ -124,7 +124,8 @@ code{background:#f3f3f3;padding:0 .2rem}.m{font-weight:600;font-family:monospace
 <h1>{{ info.title }} <small class="muted">{{ info.version }}</small></h1>
 <p>{{ info.description }}</p>
 <p>Authenticate with <code>Authorization: Token &lt;key&gt;</code> (the last line of
-<code>manage.py gatekeeper_setup</code>) or your admin session. Machine-readable schema:
+<code>manage.py gatekeeper_setup</code> when it makes the token; then in the admin under Tokens)
+or your admin session. Machine-readable schema:
 <a href="{{ schema_url }}">OpenAPI 3 (YAML)</a>, <a href="{{ schema_url }}?format=json">JSON</a>.
 Every route also answers with or without a trailing slash. Lists are paginated with
 <code>?limit=</code> and <code>?offset=</code>.</p>

@@ -16,8 +16,10 @@ from conversations.models import (
     Conversation,
     ConversationStatus,
     Draft,
+    DraftStatus,
     Fact,
     Message,
+    MessageStatus,
     OwnerSettings,
     Rule,
 )
@@ -179,6 +181,8 @@ class AccountSerializer(serializers.ModelSerializer):
 class MessageSerializer(serializers.ModelSerializer):
     """One message in or out, with the provider's error when delivery failed."""
 
+    status = NamedChoiceField(MessageStatus.choices, enum_name="MessageStatusEnum", read_only=True)
+
     class Meta:
         model = Message
         fields = [
@@ -255,6 +259,7 @@ class DraftSerializer(serializers.ModelSerializer):
     """A reply the engine proposed and the policy's verdict on it; read-only, acted on by approve/reject."""
 
     contact = ContactSerializer(source="conversation.contact", read_only=True)
+    status = NamedChoiceField(DraftStatus.choices, enum_name="DraftStatusEnum", read_only=True)
     stale = serializers.BooleanField(
         source="is_stale",
         read_only=True,

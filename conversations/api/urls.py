@@ -1,10 +1,11 @@
-"""Full paths of the REST API, the schema, its docs and /healthz; each answers with or without a final `/`."""
+"""Full paths of the REST API, the schema, its docs, /healthz and /metrics; each with or without a final `/`."""
 
 from django.urls import include, re_path
 from rest_framework.routers import SimpleRouter
 
 from conversations.api import docs, views
 from conversations.health import healthz
+from conversations.metrics import metrics
 
 #: DESIGN.md spells actions without a trailing slash (`/api/drafts/<id>/approve`) and
 #: collections with one (`/api/drafts/`); accept both spellings everywhere.
@@ -19,6 +20,7 @@ router.register("api/conversations", views.ConversationViewSet, basename="conver
 
 urlpatterns = [
     re_path(r"^healthz/?$", healthz, name="healthz"),
+    re_path(r"^metrics/?$", metrics, name="metrics"),
     re_path(r"^user-settings/?$", views.OwnerSettingsView.as_view(), name="owner-settings"),
     re_path(r"^api/schema/?$", docs.SchemaView.as_view(), name="api-schema"),
     re_path(r"^api/docs/?$", docs.api_docs, name="api-docs"),

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from conversations import window
+from conversations.api.serializers import NamedChoiceField
 from conversations.models import Conversation, Draft, DraftKind, DraftStatus
 
 
@@ -46,6 +47,8 @@ class WindowSerializer(serializers.Serializer):
 
 class TemplateDraftSerializer(serializers.ModelSerializer):
     """The re-engagement template offered as a draft; approve it at /api/drafts/<id>/approve."""
+
+    status = NamedChoiceField(DraftStatus.choices, enum_name="DraftStatusEnum", read_only=True)
 
     class Meta:
         model = Draft

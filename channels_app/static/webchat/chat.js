@@ -5,6 +5,9 @@
  * (POST/GET /webchat) when sockets cannot connect. Every text is shown with textContent, never
  * as HTML. Unsent messages stay in an outbox and are sent again, with the same client_id, after
  * a reconnect; the server stores each client_id once.
+ *
+ * The visitor token is a credential, so it never goes in a URL (URLs end up in access logs): the
+ * socket gets it in a subprotocol, the HTTP twin in the X-Visitor-Token header.
  */
 (function () {
   "use strict";
@@ -256,11 +259,21 @@
   }
 
   // -- the socket -------------------------------------------------------------------------------
+  const SUBPROTOCOL = "gatekeeper.webchat";
+  const TOKEN_SUBPROTOCOL = "gatekeeper.visitor-token.";
+  const TOKEN_HEADER = "X-Visitor-Token";
+
   function socketUrl() {
-    const token = load(TOKEN_KEY);
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const query = token ? "?visitor_token=" + encodeURIComponent(token) : "";
-    return scheme + window.location.host + "/ws/chat/" + encodeURIComponent(slug) + "/" + query;
+    return scheme + window.location.host + "/ws/chat/" + encodeURIComponent(slug) + "/";
+  }
+
+  function socketProtocols() {
+    // The token as unpadded base64url: a subprotocol may not contain the token's ":".
+    const token = load(TOKEN_KEY);
+    if (!token) return [SUBPROTOCOL];
+    const encoded = btoa(token).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    return [SUBPROTOCOL, TOKEN_SUBPROTOCOL + encoded];
   }
 
   function connect() {
@@ -268,7 +281,7 @@
     if (!("WebSocket" in window)) return startPolling();
     setConnection(everOpened ? "reconnecting" : "connecting");
     try {
-      socket = new WebSocket(socketUrl());
+      socket = new WebSocket(socketUrl(), socketProtocols());
     } catch (error) {
       startPolling();
       return;
@@ -316,10 +329,13 @@
     window.clearTimeout(pollTimer);
     const token = load(TOKEN_KEY);
     if (token) {
-      const query = new URLSearchParams({ account: slug, visitor_token: token });
+      const query = new URLSearchParams({ account: slug });
       if (lastId) query.set("after", String(lastId));
       try {
-        const response = await fetch(httpUrl + "?" + query.toString(), { credentials: "omit" });
+        const response = await fetch(httpUrl + "?" + query.toString(), {
+          headers: { [TOKEN_HEADER]: token },
+          credentials: "omit",
+        });
         if (response.ok) {
           const data = await response.json();
           (data.messages || []).forEach(render);
@@ -339,12 +355,13 @@
   async function post(item) {
     const body = { account: slug, text: item.text, client_id: item.client_id };
     if (item.name) body.name = item.name;
+    const headers = { "Content-Type": "application/json" };
     const token = load(TOKEN_KEY);
-    if (token) body.visitor_token = token;
+    if (token) headers[TOKEN_HEADER] = token;
     try {
       const response = await fetch(httpUrl, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers,
         body: JSON.stringify(body),
         credentials: "omit",
       });

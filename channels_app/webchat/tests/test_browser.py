@@ -215,7 +215,8 @@ def test_the_widget_opens_the_chat_on_an_allowed_site_by_keyboard(server, new_pa
     assert bubble.get_attribute("aria-expanded") == "false"
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
-    assert bubble.get_attribute("aria-expanded") == "true"
+    # The widget opens when the frame says it is ready: wait for it rather than race it.
+    page.get_by_role("button", name="Chat with us", expanded=True).wait_for()
 
     chat = page.frame_locator("iframe[title='Chat with us']")
     chat.locator("#connection[data-state=online]").wait_for()
@@ -224,7 +225,7 @@ def test_the_widget_opens_the_chat_on_an_allowed_site_by_keyboard(server, new_pa
     chat.locator(".msg--assistant").wait_for()
 
     chat.get_by_role("button", name="Close chat").click()
-    assert bubble.get_attribute("aria-expanded") == "false"
+    page.get_by_role("button", name="Chat with us", expanded=False).wait_for()
     assert page.evaluate("document.activeElement.getAttribute('data-gatekeeper-chat')") == "chat"
 
 

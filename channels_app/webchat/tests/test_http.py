@@ -197,7 +197,7 @@ def test_browsers_may_call_it_only_from_this_site_or_the_accounts_allowed_sites(
     )
     assert preflight.status_code == 204
     assert "POST" in preflight["Access-Control-Allow-Methods"]
-    assert preflight["Access-Control-Allow-Headers"] == "Content-Type"
+    assert preflight["Access-Control-Allow-Headers"] == "Content-Type, X-Visitor-Token"
     refused = client.options(
         "/webchat", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
     )

@@ -11,24 +11,46 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 
-from conversations.setup import configured_accounts, owner_setup
+from conversations.files import protect_env_file
+from conversations.providers import get_provider
+from conversations.setup import password_shown, startup_setup, token_shown
 
 BANNER = """
   Gatekeeper is running on {base}
 
   Review dashboard  {base}/admin/
   Chat page         {chat}
-  Log in as         {username} / {password}
+  Log in as         {username}, password: {password}
   API token         {token}
   Jobs              {jobs}
   AI engine         {engine}
-  WhatsApp sending  {sending}
+{sending}
 
   Try it: in another terminal run
     .venv/bin/python manage.py simulate_inbound "Your bill is ready"
   then open {base}/admin/conversations/draft/ to approve the draft.
   Or open the chat page above, write as a company would, and watch the reply arrive live.
 """
+
+#: The WhatsApp providers in the banner: its label, the name of the real service, what to set.
+SENDERS = (
+    ("whatsapp", "WhatsApp sending", "Meta Cloud API", "WHATSAPP_API_TOKEN"),
+    ("twilio", "Twilio sending", "Twilio", "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
+)
+
+
+def sending_lines() -> str:
+    """One banner line per WhatsApp provider; one without credentials says its replies are only printed."""
+    lines = []
+    for alias, label, service, needs in SENDERS:
+        if alias not in settings.GATEKEEPER_PROVIDERS:
+            continue
+        if get_provider(alias).prints:
+            shown = f"not configured: replies are printed here, not sent (set {needs})"
+        else:
+            shown = service
+        lines.append(f"  {label:<17} {shown}")
+    return "\n".join(lines)
 
 
 class Command(BaseCommand):
@@ -40,13 +62,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, port, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
-        result = owner_setup(
-            username=settings.GATEKEEPER_OWNER,
-            password=settings.GATEKEEPER_PASSWORD or None,
-            accounts=configured_accounts(),
-        )
+        protect_env_file()
+        result = startup_setup(warn=self.stderr.write)
         python = sys.executable
-        commands = [[python, "-m", "daphne", "-b", bind, "-p", str(port), "gatekeeper_site.asgi:application"]]
+        # daphne with its access log redacted (secret query parameters as ***): gatekeeper_site.accesslog.
+        daphne = [python, "-m", "gatekeeper_site.daphne_server"]
+        commands = [[*daphne, "-b", bind, "-p", str(port), "gatekeeper_site.asgi:application"]]
         if settings.REDIS_URL:
             commands.append(
                 [
@@ -65,13 +86,11 @@ class Command(BaseCommand):
                 base=settings.PUBLIC_BASE_URL,
                 chat=f"{settings.PUBLIC_BASE_URL}{reverse('webchat-page', args=[settings.WEBCHAT_SLUG])}",
                 username=result.owner.username,
-                password=result.password or "(unchanged; set GATEKEEPER_PASSWORD to change it)",
-                token=result.token,
+                password=password_shown(result),
+                token=token_shown(result),
                 jobs="RQ on Redis" if settings.REDIS_URL else "in process (set REDIS_URL for RQ workers)",
                 engine=settings.AI_ENGINE,
-                sending="Meta Cloud API"
-                if settings.WHATSAPP_API_TOKEN
-                else "not configured: replies are printed here, not sent",
+                sending=sending_lines(),
             )
         )
         self.stdout.flush()
