@@ -54,16 +54,11 @@ def unit_command(service: configparser.SectionProxy) -> list[str]:
     return [Path(executable).name, *words[1:]]
 
 
-def loopback(words: list[str]) -> list[str]:
-    """The command with gunicorn's `--bind 0.0.0.0:PORT` as the units write it (loopback, behind Caddy)."""
-    return [word.replace("0.0.0.0:", "127.0.0.1:") if word.startswith("0.0.0.0:") else word for word in words]
-
-
 @pytest.mark.parametrize("process", sorted(UNITS))
 def test_each_procfile_process_has_a_unit_that_runs_its_command(process):
     service = unit(UNITS[process])
 
-    assert unit_command(service) == loopback(procfile()[process])
+    assert unit_command(service) == procfile()[process]
 
 
 def test_every_procfile_process_has_a_unit():
@@ -97,7 +92,7 @@ def caddy_site() -> tuple[str, list[list[str]]]:
 def test_the_caddyfile_serves_one_https_site_and_routes_websockets_to_ws_and_the_rest_to_web():
     address, directives = caddy_site()
     proxies = [words[1:] for words in directives if words[0] == "reverse_proxy"]
-    web_port = next(w for w in procfile()["web"] if w.startswith("0.0.0.0:")).rpartition(":")[2]
+    web_port = next(w for w in procfile()["web"] if w.startswith("127.0.0.1:")).rpartition(":")[2]
     ws_port = procfile()["ws"][procfile()["ws"].index("-p") + 1]
 
     # A bare domain: Caddy's automatic HTTPS gets the certificate and redirects http.
