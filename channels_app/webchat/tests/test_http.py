@@ -13,7 +13,7 @@ from django.utils import timezone
 from channels_app.webchat.tests.conftest import SLUG, chat_socket
 from channels_app.webchat.visitors import Visitor, issue_token
 from conversations import jobs
-from conversations.models import Author, Contact, Conversation, Direction, Message, MessageStatus
+from conversations.models import Author, Contact, Conversation, Direction, Message, MessageStatus, Rule
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -264,3 +264,23 @@ def test_the_widget_script_is_served_as_a_static_file(client, chat_account):
     response = client.get("/static/webchat/widget.js")
     assert response.status_code == 200
     assert b"data-slug" in b"".join(response.streaming_content)
+
+
+def test_a_visitor_who_types_a_known_company_name_is_unverified_and_not_answered(
+    client, chat_account, delegate
+):
+    """The rule's keyword says what it is about, but the name the visitor typed is only a claim."""
+    delegate("cellphone_provider")
+    Rule.objects.filter(owner=chat_account.owner, category="cellphone_provider").update(
+        match_senders=["Vodafone"]
+    )
+    token = post(client, {"account": SLUG, "text": "My mobile bill is wrong", "name": "Vodafone"}).json()[
+        "visitor_token"
+    ]
+    jobs.run_recorded_jobs()
+
+    messages = client.get("/webchat", {"account": SLUG, "visitor_token": token}).json()["messages"]
+    assert [m["author"] for m in messages] == ["visitor"]
+    conversation = Conversation.objects.get()
+    assert conversation.claims_to_be == "Vodafone"
+    assert conversation.drafts.get().status == "pending"
