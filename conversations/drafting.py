@@ -41,6 +41,7 @@ from conversations.models import (
 )
 from conversations.providers import SendFailure, get_provider
 from conversations.sending import queue_reply, send_pending
+from conversations.services import withdraw_superseded_drafts
 from conversations.trust import guards, loops, senders
 from conversations.trust.verdict import Verdict, judge
 
@@ -273,6 +274,7 @@ def _record_outcome(conversation_id: int, through: int, outcome: Outcome, answer
             )
             if decision.outcome == policy.SEND:
                 audit.record_disclosure(draft, actor=None)
+                withdraw_superseded_drafts(draft, by=None)
                 queue_reply(draft, schedule=False)
                 queued = True
             else:

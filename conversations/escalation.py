@@ -269,6 +269,8 @@ def _undeliverable(exc: Exception) -> bool:
 def _contact_name(conversation: Conversation) -> str:
     """The contact's name as one short line, or their number or address when the name has nothing left."""
     contact = conversation.contact
+    if contact.is_webchat_visitor:
+        return contact.shown(header_safe(contact.name))
     for candidate in (contact.name, contact.phone, contact.address):
         shown = header_safe(candidate)
         if shown:

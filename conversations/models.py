@@ -110,6 +110,14 @@ class Category:
     OTHER = "other"
 
 
+#: What `Contact.address` starts with for a web-chat visitor; the rest is the visitor's random id.
+WEBCHAT_ADDRESS_PREFIX = "webchat:"
+#: How the owner sees a web-chat visitor, before the name they typed and a short stable id.
+WEBCHAT_VISITOR = "Web-chat visitor"
+#: How many characters of a visitor's id tell two visitors apart on screen.
+WEBCHAT_SUFFIX_LENGTH = 6
+
+
 class Contact(models.Model):
     """Someone who writes to the owner: a company, a bank, a spammer."""
 
@@ -128,7 +136,23 @@ class Contact(models.Model):
         constraints = [models.UniqueConstraint(fields=["owner", "address"], name="unique_contact_address")]
 
     def __str__(self) -> str:
-        return self.name or self.phone or self.address
+        return self.shown()
+
+    @property
+    def is_webchat_visitor(self) -> bool:
+        return self.address.startswith(WEBCHAT_ADDRESS_PREFIX)
+
+    def shown(self, name: str | None = None) -> str:
+        """How the owner sees this contact; `name` stands for the stored one (e.g. made header-safe).
+
+        A web-chat visitor reads "Web-chat visitor", the name they typed if any, and the start
+        of their id in brackets, so two visitors differ; anyone else by name, number or address.
+        """
+        name = self.name if name is None else name
+        if self.is_webchat_visitor:
+            suffix = self.address.removeprefix(WEBCHAT_ADDRESS_PREFIX)[:WEBCHAT_SUFFIX_LENGTH]
+            return " ".join(part for part in (WEBCHAT_VISITOR, name, f"({suffix})") if part)
+        return name or self.phone or self.address
 
 
 class ConversationStatus(models.TextChoices):

@@ -29,6 +29,9 @@ from conversations.models import (
 
 logger = logging.getLogger(__name__)
 
+#: The statuses of a message that left: each has a `sent_at`.
+_SENT_OR_LATER = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PLAYED)
+
 # A status only moves forward along this order; FAILED is final and cannot undo a delivery.
 _STATUS_RANK = {
     MessageStatus.QUEUED: 0,
@@ -129,6 +132,9 @@ def _advance(message: Message, update: StatusUpdate) -> int:
     fields = ["status", "updated_at"]
     if update.status == MessageStatus.SENT and update.occurred_at:
         message.sent_at = update.occurred_at
+        fields.append("sent_at")
+    elif update.status in _SENT_OR_LATER and message.sent_at is None:
+        message.sent_at = update.occurred_at or timezone.now()  # it was sent by then at the latest
         fields.append("sent_at")
     if update.status == MessageStatus.FAILED:
         message.error_code = update.error_code

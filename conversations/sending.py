@@ -12,6 +12,8 @@ import re
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations import jobs, window
@@ -227,6 +229,8 @@ def _record_accepted(message: Message, provider_message_id: str, *, printed: boo
             error_detail="",
             next_attempt_at=None,
             accepted_at=now,
+            # Sent means sent at some time: the provider's acceptance, unless a receipt said already.
+            sent_at=None if printed else Coalesce(F("sent_at"), now),
             updated_at=now,
         )
         # The provider may have reported on this id already (a fast failure): apply it now.

@@ -19,6 +19,7 @@ from conversations.models import (
     ConversationStatus,
     Direction,
     Draft,
+    DraftKind,
     DraftStatus,
     Message,
     User,
@@ -98,6 +99,7 @@ def draft_approve(
         draft.decided_by = by
         draft.decided_at = timezone.now()
         draft.save(update_fields=["text", "status", "decided_by", "decided_at"])
+        withdrawn = withdraw_superseded_drafts(draft, by=by)
         audit.record(
             actor=by,
             action=AuditAction.APPROVE,
@@ -106,8 +108,9 @@ def draft_approve(
             draft=draft,
             summary=f"Approved draft #{draft.pk}"
             + (" with edits" if edited else "")
-            + (" after reading the newer messages" if staleness.stale else ""),
-            after={"text": draft.text},
+            + (" after reading the newer messages" if staleness.stale else "")
+            + _superseded_note(withdrawn),
+            after={"text": draft.text, **({"withdrawn_drafts": withdrawn} if withdrawn else {})},
         )
         audit.record_disclosure(draft, actor=by)
         _settle_attention(draft.conversation)
@@ -158,6 +161,34 @@ def _withdraw_pending_drafts(conversation: Conversation, by: User) -> int:
     return Draft.objects.filter(conversation=conversation, status=DraftStatus.PENDING).update(
         status=DraftStatus.WITHDRAWN, decided_by=by, decided_at=timezone.now()
     )
+
+
+def withdraw_superseded_drafts(draft: Draft, *, by: User | None) -> list[int]:
+    """A text reply going out answers the turns before it: withdraw the older pending text drafts.
+
+    Call it in the transaction that approves `draft` (by the owner, or `by=None` when the
+    assistant sends it by itself); returns the ids withdrawn, oldest first.
+    """
+    if draft.kind != DraftKind.TEXT:
+        return []
+    older = Draft.objects.filter(
+        conversation_id=draft.conversation_id,
+        kind=DraftKind.TEXT,
+        status=DraftStatus.PENDING,
+        id__lt=draft.pk,
+    )
+    ids = sorted(older.select_for_update().values_list("id", flat=True))
+    if ids:
+        Draft.objects.filter(pk__in=ids, status=DraftStatus.PENDING).update(
+            status=DraftStatus.WITHDRAWN, decided_by=by, decided_at=timezone.now()
+        )
+    return ids
+
+
+def _superseded_note(ids: list[int]) -> str:
+    if not ids:
+        return ""
+    return "; withdrew the older draft(s) " + ", ".join(f"#{pk}" for pk in ids)
 
 
 def _locked_conversation(conversation_id: int) -> Conversation:

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 
+from conversations.models import WEBCHAT_ADDRESS_PREFIX
+
 SALT = "gatekeeper.webchat.visitor"
 #: What `Contact.address` looks like for a web-chat visitor; the id is what the token signs.
-ADDRESS_PREFIX = "webchat:"
+ADDRESS_PREFIX = WEBCHAT_ADDRESS_PREFIX
 _VISITOR_ID = re.compile(r"[0-9a-f]{32}")
 #: The header that carries the token to `GET/POST /webchat`.
 TOKEN_HEADER = "X-Visitor-Token"

@@ -43,6 +43,10 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, text: str, provider: str, sender: str, name: str, url: str, **options: Any
     ) -> None:
+        if not text.strip():
+            raise CommandError(
+                'The message text is empty: give what the company writes, e.g. simulate_inbound "Your bill is ready".'
+            )
         base = (url or settings.PUBLIC_BASE_URL).rstrip("/")
         if provider == Provider.TWILIO:
             target, content, headers = self._twilio(
