@@ -1,6 +1,6 @@
 """Figures measured inside one process: prompt size and database queries, against conversation length.
 
-Both must stay flat however long a conversation grows (DESIGN.md flow step 5): the prompt holds
+Both must stay flat however long a conversation grows (docs/architecture.md, "The flow and its invariants"): the prompt holds
 a bounded recent context, and the webhook and the jobs run a fixed number of queries.
 """
 

@@ -1,4 +1,4 @@
-"""WebSocket routes; `gatekeeper_site.asgi` mounts them (the paths are a contract, see DESIGN.md)."""
+"""WebSocket routes; `gatekeeper_site.asgi` mounts them (the paths are a contract, see docs/architecture.md)."""
 
 from django.urls import path
 

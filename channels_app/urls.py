@@ -1,4 +1,4 @@
-"""The provider webhooks and the web-chat pages; included at the site root (paths: see DESIGN.md)."""
+"""The provider webhooks and the web-chat pages; included at the site root (paths: see docs/architecture.md)."""
 
 from django.urls import path
 

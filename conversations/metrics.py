@@ -1,4 +1,4 @@
-"""`GET /metrics`: Gatekeeper's figures in Prometheus's text format (DESIGN.md, "Operations").
+"""`GET /metrics`: Gatekeeper's figures in Prometheus's text format (docs/architecture.md, "The contract").
 
 Gatekeeper runs as several processes (web workers, RQ workers, the sweeper), so nothing here
 counts in memory: each scrape reads the figures from the database and the queue, which every

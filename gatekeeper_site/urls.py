@@ -1,4 +1,4 @@
-"""URL map; the paths are a contract (see DESIGN.md, "HTTP, WebSocket and commands")."""
+"""URL map; the paths are a contract (see docs/architecture.md, "The contract")."""
 
 from django.contrib import admin
 from django.urls import include, path

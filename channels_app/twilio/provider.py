@@ -28,7 +28,7 @@ from conversations.providers import ChannelProvider, OutboundTemplate, OutboundT
 
 logger = logging.getLogger(__name__)
 
-#: Where Twilio posts delivery receipts; the path is part of the HTTP contract (DESIGN.md).
+#: Where Twilio posts delivery receipts; the path is part of the HTTP contract (docs/architecture.md).
 STATUS_CALLBACK_PATH = "/webhook/twilio/status"
 #: Too many requests (the REST API's and the WhatsApp sender's limits): try again later.
 RATE_LIMIT_CODES = frozenset({20429, 63018})

@@ -5,7 +5,7 @@ same `ingest_batch`, so rules, guards, drafts, approvals and escalation are iden
 leave through `WebChatProvider.send_text`, which rings the conversation's channel-layer group;
 the database stays the record, the layer is only a doorbell.
 
-The contract (DESIGN.md) plus compatible additions that clients may ignore:
+The contract (docs/architecture.md) plus compatible additions that clients may ignore:
 
 - client frame ``{"type": "message", "text", "client_id"?, "name"?}``: a ``client_id`` makes a
   retry idempotent (it is echoed back in the visitor's ``message`` frame and in ``error`` frames);

@@ -1,1 +1,1 @@
-"""The owner's REST API: settings, rules, facts, drafts and conversations (paths fixed in DESIGN.md)."""
+"""The owner's REST API: settings, rules, facts, drafts and conversations (paths fixed in docs/architecture.md)."""

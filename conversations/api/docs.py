@@ -19,7 +19,7 @@ _REF_PREFIX = "#/components/schemas/"
 
 
 class ContractEndpointEnumerator(EndpointEnumerator):
-    """Spell `/?` routes as DESIGN.md does: collections and objects end in `/`, actions do not."""
+    """Spell `/?` routes as docs/architecture.md does: collections and objects end in `/`, actions do not."""
 
     def get_path_from_regex(self, path_regex: str) -> str:
         path = super().get_path_from_regex(path_regex)

@@ -7,7 +7,7 @@ from conversations.api import docs, views
 from conversations.health import healthz
 from conversations.metrics import metrics
 
-#: DESIGN.md spells actions without a trailing slash (`/api/drafts/<id>/approve`) and
+#: docs/architecture.md spells actions without a trailing slash (`/api/drafts/<id>/approve`) and
 #: collections with one (`/api/drafts/`); accept both spellings everywhere.
 OPTIONAL_SLASH = "/?"
 

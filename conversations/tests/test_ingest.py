@@ -1,6 +1,6 @@
 """Set-based ingest: what one delivery stores, and that its cost does not grow with its size.
 
-Invariants (DESIGN.md, "The flow and its invariants"): 2 (stored in one transaction, work
+Invariants (docs/architecture.md, "The flow and its invariants"): 2 (stored in one transaction, work
 scheduled on commit) and 3 (a redelivered message changes nothing and schedules nothing).
 """
 

@@ -1,4 +1,4 @@
-"""The flow's invariants (DESIGN.md, "The flow and its invariants"), end to end through the webhook."""
+"""The flow's invariants (docs/architecture.md, "The flow and its invariants"), end to end through the webhook."""
 
 from __future__ import annotations
 

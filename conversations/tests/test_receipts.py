@@ -1,6 +1,6 @@
 """Delivery receipts that arrive before the send job stored the provider's id are kept, not dropped.
 
-Invariant 7 (DESIGN.md, nothing lost): a failure the provider reports in that gap must still
+Invariant 7 (docs/architecture.md, nothing lost): a failure the provider reports in that gap must still
 reach the owner.
 """
 

@@ -1,7 +1,7 @@
 /*
  * Gatekeeper web chat page. No build step, no dependencies.
  *
- * Speaks the socket protocol of DESIGN.md on /ws/chat/<slug>/ and falls back to the HTTP twin
+ * Speaks the socket protocol of docs/architecture.md on /ws/chat/<slug>/ and falls back to the HTTP twin
  * (POST/GET /webchat) when sockets cannot connect. Every text is shown with textContent, never
  * as HTML. Unsent messages stay in an outbox and are sent again, with the same client_id, after
  * a reconnect; the server stores each client_id once.

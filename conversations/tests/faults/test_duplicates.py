@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_message_delivered_five_times_at_once_and_again_later_is_stored_and_answered_once(stack: Stack):
-    """DESIGN.md invariants 3 (idempotent) and 6 (exactly one visible reply per decision)."""
+    """docs/architecture.md invariants 3 (idempotent) and 6 (exactly one visible reply per decision)."""
     stack.start_web()
     stack.start_worker()
     body = stack.message("Your bill is ready", message_id="wamid.FIVE-TIMES")

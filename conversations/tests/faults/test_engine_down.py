@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_an_engine_failing_and_timing_out_loses_nothing_tells_the_owner_and_drafts_on_recovery(stack: Stack):
-    """DESIGN.md invariant 7 (retried with backoff, escalated, never dropped) through a real Chat Completions client.
+    """docs/architecture.md invariant 7 (retried with backoff, escalated, never dropped) through a real Chat Completions client.
 
     The backoff is shortened to 1 s, 2 s, 4 s (ENGINE_RETRY_BACKOFF): the owner is told at the
     third failure and the fourth attempt meets a recovered engine. With the production

@@ -109,7 +109,7 @@ def webhook_owner(owner, settings):
 @fuzzing
 @given(body=st.binary(max_size=2000), signed=st.booleans())
 def test_random_bytes_never_cause_a_server_error_or_a_stored_row(webhook_owner, body, signed):
-    """DESIGN.md invariant 1 (the signature is checked first) and 2 (only what is stored is acknowledged)."""
+    """docs/architecture.md invariant 1 (the signature is checked first) and 2 (only what is stored is acknowledged)."""
     deliver_and_check(body, signed=signed)
 
 
@@ -117,7 +117,7 @@ def test_random_bytes_never_cause_a_server_error_or_a_stored_row(webhook_owner, 
 @fuzzing
 @given(payload=json_values, signed=st.booleans())
 def test_random_json_never_causes_a_server_error_or_a_stored_row(webhook_owner, payload, signed):
-    """DESIGN.md invariant 1: a payload of the wrong shape is refused (400) or ignored, never a crash."""
+    """docs/architecture.md invariant 1: a payload of the wrong shape is refused (400) or ignored, never a crash."""
     deliver_and_check(json.dumps(payload).encode(), signed=signed)
 
 
@@ -125,7 +125,7 @@ def test_random_json_never_causes_a_server_error_or_a_stored_row(webhook_owner, 
 @fuzzing
 @given(payload=mutated_payloads(), signed=st.booleans(), ascii_only=st.booleans())
 def test_mutated_real_payloads_never_cause_a_server_error(webhook_owner, payload, signed, ascii_only):
-    """DESIGN.md invariants 1 and 3: odd pieces are skipped, the rest stored once; a redelivery stores nothing."""
+    """docs/architecture.md invariants 1 and 3: odd pieces are skipped, the rest stored once; a redelivery stores nothing."""
     body = json.dumps(payload, ensure_ascii=ascii_only).encode()
     if deliver_and_check(body, signed=signed) == 200:
         before = stored()
@@ -137,7 +137,7 @@ def test_mutated_real_payloads_never_cause_a_server_error(webhook_owner, payload
 @fuzzing
 @given(signature=st.text(max_size=90))
 def test_forged_signatures_on_a_real_payload_are_refused_and_store_nothing(webhook_owner, signature):
-    """DESIGN.md invariant 1: only the app secret's HMAC of these exact bytes gets in."""
+    """docs/architecture.md invariant 1: only the app secret's HMAC of these exact bytes gets in."""
     body = json.dumps(REAL_PAYLOADS[0]).encode()
     try:
         signature.encode("latin-1")
@@ -150,7 +150,7 @@ def test_forged_signatures_on_a_real_payload_are_refused_and_store_nothing(webho
 @fuzzing
 @given(text=awkward_text, name=awkward_text, id_suffix=awkward_text)
 def test_any_text_in_a_signed_message_is_stored_and_acknowledged(webhook_owner, text, name, id_suffix):
-    """DESIGN.md invariant 2: a well-formed delivery is stored whatever its text (NUL included), never 5xx forever."""
+    """docs/architecture.md invariant 2: a well-formed delivery is stored whatever its text (NUL included), never 5xx forever."""
     payload = json.loads((FIXTURES / "text.json").read_text())
     value = payload["entry"][0]["changes"][0]["value"]
     value["messages"][0]["text"]["body"] = text

@@ -23,7 +23,7 @@ def settled(stack: Stack, sender: str) -> str:
 
 
 def test_graph_api_errors_back_off_never_duplicate_and_escalate_what_cannot_be_sent(stack: Stack):
-    """DESIGN.md invariants 6 (never sent twice) and 7 (retried with backoff, escalated after)."""
+    """docs/architecture.md invariants 6 (never sent twice) and 7 (retried with backoff, escalated after)."""
     stack.start_web()
     stack.start_worker()
     stack.start_sweeper()

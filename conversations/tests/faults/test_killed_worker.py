@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_worker_killed_while_drafting_is_redone_once_within_a_minute(stack: Stack):
-    """DESIGN.md invariant 7 (work whose job vanished is re-scheduled) and 6 (never twice)."""
+    """docs/architecture.md invariant 7 (work whose job vanished is re-scheduled) and 6 (never twice)."""
     stack.script({**SENDABLE, "delay": 120})  # the engine holds the first job for two minutes
     stack.start_web()
     stack.start_worker("doomed")

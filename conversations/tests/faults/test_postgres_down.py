@@ -15,7 +15,7 @@ SENDERS = ["15550000101", "15550000102", "15550000103"]
 
 
 def test_webhooks_while_the_database_is_down_get_5xx_and_their_retries_are_processed_once(stack: Stack):
-    """DESIGN.md invariants 2 (5xx when the database is unavailable), 3 (retries change nothing twice)
+    """docs/architecture.md invariants 2 (5xx when the database is unavailable), 3 (retries change nothing twice)
     and 7 (the sweeper outlives the outage: it used to exit on the first failed query)."""
     stack.start_web()
     stack.start_worker()

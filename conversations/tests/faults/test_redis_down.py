@@ -17,7 +17,7 @@ SENDERS = [f"1555000{n:04d}" for n in range(12)]
 
 
 def test_webhooks_during_a_redis_outage_are_acknowledged_only_when_committed_and_answered_once(stack: Stack):
-    """DESIGN.md invariants 2 (200 only after the commit) and 7 (work whose job vanished is re-scheduled)."""
+    """docs/architecture.md invariants 2 (200 only after the commit) and 7 (work whose job vanished is re-scheduled)."""
     stack.start_web()
     stack.start_worker()
     stack.start_sweeper()

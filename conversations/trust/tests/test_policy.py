@@ -21,7 +21,7 @@ GUARDS = {
 
 
 def expected(mode: str, action: str | None, confidence: float, guard: str) -> tuple[str, bool]:
-    """DESIGN's policy, written out independently of the code under test."""
+    """The policy of docs/architecture.md, written out independently of the code under test."""
     if action == RuleAction.IGNORE:
         return policy.DROP, False
     if action == RuleAction.ESCALATE:
