@@ -294,7 +294,6 @@ _REASONS = {
     loops.LOOP: EscalationReason.LOOP,
     senders.UNVERIFIED_SENDER: EscalationReason.UNVERIFIED_SENDER,
     senders.CATEGORY: EscalationReason.CATEGORY,
-    window.GUARD: EscalationReason.WINDOW_CLOSED,
 }
 
 

@@ -17,7 +17,6 @@ from conversations.trust import facts, lexicon
 from conversations.trust.normalize import Normalized, fold, normalize
 
 HOLD = "hold"  # never sent automatically; waits for the owner
-vault_mask = "fact"  # what the checks read in place of a shared fact's placeholder (vault.MASK_WORD)
 ESCALATE = "escalate"  # the owner is told at once
 
 IDENTIFIER = "identifier"
@@ -76,10 +75,6 @@ def private_facts(reply: Normalized, private_values: Iterable[str]) -> list[Find
 
 
 _WORD = re.compile(r"\S+")
-_VALUE_NOT_GIVEN = lexicon.Terms(
-    "not|never|private|secret|confidential|something|anything|nothing|only|personal|sensitive|no|none",
-    "no|nunca|privad*|secret*|confidencial|algo|nada|nao|non|pas|jamais|nicht|nie|kein*|mai|niente|prive*",
-)
 
 
 #: "set as the answer", "registered as my password": a value named as a secret after the fact.
@@ -105,7 +100,7 @@ def _credential_values(reading: str) -> list[str]:
         introducer = _INTRODUCER.search(rest, 0, reach.end() if reach else 0)
         following = _WORD.findall(rest[introducer.end() :]) if introducer else _WORD.findall(rest)[:1]
         value = following[0].strip(".,;!?\"'()") if following else ""
-        given = value and not _VALUE_NOT_GIVEN.regex.fullmatch(value)
+        given = value and not lexicon.VALUE_NOT_GIVEN.regex.fullmatch(value)
         # Without "is" or ":", a value still reads as a secret when it is not a plain word ("Cavallo!Bianco").
         if given and (introducer or not value.isalpha()):
             found.append(f"{match.group(0)} {value}")
@@ -338,11 +333,6 @@ def _declines(clause: _Clause) -> bool:
     return bool(clause.question or negated or lexicon.DEFERRAL.search(text))
 
 
-_CONTRAST = lexicon.Terms(
-    "but|however|instead|though|pero|sin embargo|mais|cependant|aber|jedoch|sondern|mas|porem|ma|pero|tuttavia|invece"
-)
-
-
 def _says_something_else(clause: _Clause) -> bool:
     """A clause that declines, defers, asks, thanks, or asks only to be written to."""
     text = clause.text
@@ -353,7 +343,7 @@ def _says_something_else(clause: _Clause) -> bool:
         or lexicon.INFO_REQUEST.search(text)
         or lexicon.ACKNOWLEDGEMENT.regex.match(text)
         or lexicon.COMMUNICATION.search(text)
-        or text == vault_mask
+        or text == lexicon.PLACEHOLDER_WORD
     )
 
 
@@ -383,7 +373,7 @@ def commitments(reply: Normalized, inbound: Iterable[Normalized] = ()) -> list[F
         short = len(reading.split()) <= SHORT_ANSWER_WORDS
         # A short answer to an offer is a yes unless it declines (and does not then turn: "no, but ...")
         # or says only something else: thanks, a question, a request to be written to.
-        declined = any(_declines(c) for c in clauses) and not _CONTRAST.search(reading)
+        declined = any(_declines(c) for c in clauses) and not lexicon.CONTRAST.search(reading)
         if (
             decision_asked
             and short
@@ -408,7 +398,6 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
     return [(piece, "?" in piece) for piece in pieces if piece.strip()]
 
 
-_PLEASE = lexicon.Terms("please|pls|por favor|s'il vous plait|svp|bitte|per favore|per piacere")
 _BACK_REFERENCE = re.compile(
     r"(?<!\w)(?:them|it|those|these|that|one|ones|lo|la|los|las|le|les|ihn|sie|es|o|a|os|as|li|ne)(?!\w)"
 )
@@ -422,7 +411,7 @@ _SECRET_ACRONYM = re.compile(r"(?<![A-Za-z])(?:OTP|TAN|mTAN|PUK|PIN|CVV|CVC|2FA)
 def _requested(sentence: str, question: bool, secret: re.Match[str]) -> bool:
     if question:
         return True
-    if _PLEASE.search(sentence) and not lexicon.NEGATION.search(sentence):
+    if lexicon.PLEASE.search(sentence) and not lexicon.NEGATION.search(sentence):
         return True
     for request in lexicon.REQUEST.find(sentence):
         distance = len(

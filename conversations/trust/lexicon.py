@@ -364,3 +364,20 @@ PERCENT = Terms(
 EMAIL_SPELLING = Terms(
     "at|dot|arroba|punto|arobase|point|punkt|ponto|chiocciola|klammeraffe|underscore|guion|tiret|trait"
 )
+
+#: A turn in the same breath: "no, but ...". After a refusal, what follows still counts.
+CONTRAST = Terms(
+    "but|however|instead|though|pero|sin embargo|mais|cependant|aber|jedoch|sondern|mas|porem|ma|tuttavia|invece"
+)
+
+#: "Please", which turns naming a secret into asking for it.
+PLEASE = Terms("please|pls|por favor|s'il vous plait|svp|bitte|per favore|per piacere")
+
+#: Words after "password is" that give no value: "the password is not something I share".
+VALUE_NOT_GIVEN = Terms(
+    "not|never|private|secret|confidential|something|anything|nothing|only|personal|sensitive|no|none",
+    "no|nunca|privad*|secret*|confidencial|algo|nada|nao|non|pas|jamais|nicht|nie|kein*|mai|niente|prive*",
+)
+
+#: What the checks read in place of a shared fact's placeholder (the vault fills it in afterwards).
+PLACEHOLDER_WORD = "fact"

@@ -108,7 +108,7 @@ def reconcile(known: Category, engine_category: str, policy: Policyholder) -> tu
     the engine disagrees: the owner's category, under the stricter of the two rules. Not
     established: the engine's guess, which never lets a reply go out by itself.
     """
-    approval_mode = getattr(policy.settings, "approval_mode", ApprovalMode.WHEN_UNSURE)
+    approval_mode = policy.settings.approval_mode
     if not known.established:
         guess = Category(engine_category, policy.rule_for(engine_category), CategorySource.ENGINE)
         if not _delegated(guess.rule, approval_mode):

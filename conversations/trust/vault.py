@@ -16,8 +16,6 @@ from typing import Protocol
 from conversations.trust.guards import HOLD, Finding
 
 VAULT = "vault"
-#: What the checks read in place of a placeholder.
-MASK_WORD = "fact"
 PLACEHOLDER = re.compile(r"\{\{\s*fact\s*:\s*([^{}]+?)\s*\}\}", re.IGNORECASE)
 
 

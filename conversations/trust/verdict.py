@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from conversations import policy
-from conversations.trust import guards, vault
+from conversations.trust import guards, lexicon, vault
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def judge(
     facts = list(facts)
     private_values = [fact.value for fact in facts if fact.private]
     # The checks read the reply with each placeholder as one plain word: a key is the owner's label.
-    masked = vault.PLACEHOLDER.sub(vault.MASK_WORD, text)
+    masked = vault.PLACEHOLDER.sub(lexicon.PLACEHOLDER_WORD, text)
     findings = guards.check_reply(masked, inbound_texts=inbound_texts, private_values=private_values)
     filled = vault.fill(text, facts, category)
     findings += filled.findings()
