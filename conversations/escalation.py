@@ -13,7 +13,6 @@ email per batch. Names the company chose are made header-safe (`header_safe`).
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 import unicodedata
 from dataclasses import dataclass
@@ -22,31 +21,25 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Case, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
 from conversations import jobs
 from conversations.models import (
-    ChannelAccount,
     Conversation,
     ConversationStatus,
     Escalation,
     EscalationReason,
     OwnerSettings,
-    Provider,
     User,
 )
-from conversations.providers import OutboundText, SendFailure, get_provider
+from conversations.owner_phone import send_to_owner
 
 logger = logging.getLogger(__name__)
 
 #: The same reason on the same conversation within this window notifies once.
 REPEAT_WINDOW = timedelta(minutes=10)
-
-#: Channel providers that can carry a WhatsApp note to the owner, preferred first.
-WHATSAPP_PROVIDERS = (Provider.WHATSAPP, Provider.TWILIO)
 
 #: Escalations a digest lists one by one; the rest are counted, with the review queue's link.
 DIGEST_LIST_LIMIT = 20
@@ -163,7 +156,7 @@ def review_queue_url() -> str:
 def _notify(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> None:
     notice = _email_batch(owner_id, now=now, escalation_id=escalation_id)
     if notice is not None:
-        _whatsapp_owner(notice)
+        send_to_owner(notice.owner_id, notice.text, number=notice.number)
 
 
 def _email_batch(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> WhatsAppNotice | None:
@@ -315,31 +308,3 @@ def _body(shown: list[Escalation], count: int) -> str:
         lines.append(f"And {count - len(shown)} more.")
     lines.append(f"Everything that needs you, in the review queue: {review_queue_url()}")
     return "\n".join(lines) + "\n"
-
-
-def _whatsapp_owner(notice: WhatsAppNotice) -> None:
-    """Send the note from the owner's own WhatsApp number; a failure is logged, the email already went."""
-    account = (
-        ChannelAccount.objects.filter(owner_id=notice.owner_id, provider__in=WHATSAPP_PROVIDERS)
-        .order_by(Case(When(provider=Provider.WHATSAPP, then=0), default=1), "id")
-        .first()
-    )
-    if account is None:
-        logger.warning("owner %s has no WhatsApp number to send notifications from", notice.owner_id)
-        return
-    phone = "+" + re.sub(r"\D", "", notice.number)
-    try:
-        get_provider(account.provider).send_text(
-            OutboundText(account_address=account.address, to=phone, to_phone=phone, text=notice.text)
-        )
-    except SendFailure as failure:
-        logger.warning(
-            "WhatsApp notification to owner %s failed: %s%s",
-            notice.owner_id,
-            failure,
-            " (WhatsApp delivers only within 24 hours of your last message to this number)"
-            if failure.window_closed
-            else "",
-        )
-    except Exception:
-        logger.exception("WhatsApp notification to owner %s failed", notice.owner_id)

@@ -76,14 +76,14 @@ def test_a_failed_whatsapp_note_is_logged_and_the_email_still_counts(
     escalation = Escalation.objects.create(conversation=conversation, reason=EscalationReason.GUARD)
     graph_api.fail_next(131047)
 
-    with caplog.at_level(logging.WARNING, logger="conversations.escalation"):
+    with caplog.at_level(logging.WARNING, logger="conversations.owner_phone"):
         notify_owner(escalation.pk)
 
     escalation.refresh_from_db()
     assert escalation.notified_at is not None
     assert len(mail.outbox) == 1
-    (record,) = [r for r in caplog.records if r.name == "conversations.escalation"]
-    assert "WhatsApp notification to owner" in record.getMessage()
+    (record,) = [r for r in caplog.records if r.name == "conversations.owner_phone"]
+    assert "WhatsApp note to owner" in record.getMessage()
     assert "within 24 hours" in record.getMessage()
     assert jobs.recorded == [], "a failed note is not retried: the email already went"
 
@@ -95,7 +95,7 @@ def test_an_owner_without_a_whatsapp_number_of_their_own_is_told_by_email_and_it
     escalation = Escalation.objects.create(conversation=conversation, reason=EscalationReason.GUARD)
     ChannelAccount.objects.filter(owner=wants_whatsapp).update(provider="webchat")
 
-    with caplog.at_level(logging.WARNING, logger="conversations.escalation"):
+    with caplog.at_level(logging.WARNING, logger="conversations.owner_phone"):
         notify_owner(escalation.pk)
 
     assert len(mail.outbox) == 1
