@@ -6,6 +6,9 @@ This package knows nothing of the database; `conversations` builds the context.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from ai.promises import FollowUpRequest, PromiseSeen
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ConversationContext:
     instructions: str = ""  # the applicable rule's instructions
     rules: tuple[RuleHint, ...] = ()
     shareable_facts: tuple[tuple[str, str], ...] = ()
+    now: datetime | None = None  # when the engine is asked (aware); times in words count from it
+    time_zone: str = ""  # the owner's time zone (IANA name), for "by Friday" and business days
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class AIReply:
     confidence: float
     reason: str
     extra: dict = field(default_factory=dict)
+    # Optional: write again later if nothing happens; and what the company promised, by when.
+    follow_up: FollowUpRequest | None = None
+    promises: tuple[PromiseSeen, ...] = ()
 
 
 class AIError(Exception):

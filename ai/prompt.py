@@ -203,7 +203,12 @@ def _system_prompt(context: ConversationContext) -> str:
         f'- "category": string, one of {choices};\n'
         '- "confidence": number from 0 to 1, how sure you are that the reply is right and safe to send '
         "without the owner checking it (be honest; low when unsure);\n"
-        '- "reason": string, a short explanation of the category and the reply.'
+        '- "reason": string, a short explanation of the category and the reply.\n'
+        "Two keys are optional:\n"
+        '- "follow_up": {"in": "3 days" (or "at": an ISO 8601 date and time), "why": string, "text": optional '
+        "string}, when the owner should write again later if the company does not answer;\n"
+        '- "promises": a list of {"what": string, "in": "2 business days" (or "due_at": ISO 8601)}, for what '
+        "the company said it would do by a time (a call back, a refund, a visit)."
     )
     return "\n\n".join(parts)
 

@@ -57,3 +57,23 @@ def category_reply(category: str, owner_name: str = "") -> str:
     if category == OTHER:
         return holding_reply(owner_name)
     return _TEMPLATES.get(category, _GENERIC).format(owner=_owner(owner_name))
+
+
+_FOLLOW_UP = (
+    "Hello, I'm {owner}'s assistant, following up on our conversation: is there any news? Please reply here."
+)
+
+_PROMISE = "Hello, I'm {owner}'s assistant. You wrote: \"{what}\" That was due by {due}, and it has not " + (
+    "happened yet. Please tell me when it will."
+)
+
+
+def follow_up_reply(owner_name: str = "") -> str:
+    """The standard follow-up when nobody wrote its text: asks for news, promises nothing."""
+    return _FOLLOW_UP.format(owner=_owner(owner_name))
+
+
+def promise_reply(what: str, due: str, owner_name: str = "") -> str:
+    """The follow-up of a promise not kept: the company's own words, the date, and a question."""
+    what = " ".join(what.split()).strip()
+    return _PROMISE.format(owner=_owner(owner_name), what=what, due=due)

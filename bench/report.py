@@ -498,8 +498,26 @@ def write(
         "## Web chat: sockets one ASGI process holds",
         "",
         *webchat_section(figures.get("webchat", {})),
+        *followups_section(figures.get("followups", {})),
     ]
     markdown.write_text("\n".join(text))
+
+
+def followups_section(followups: dict) -> list[str]:
+    """10,000 follow-ups due in the same minute, fired by concurrent sweeps (bench/followups.py)."""
+    if not followups:
+        return []
+    return [
+        "",
+        "## Follow-ups due in the same minute",
+        "",
+        f"{followups['scheduled']:,} follow-ups (your own words, one per conversation) due within one minute, "
+        f"fired by {followups['sweepers']} concurrent sweeps (`conversations.followups.fire_due`, threads with "
+        f"their own PostgreSQL connections): all decided in **{followups['seconds']} s** "
+        f"({followups['per_second']}/s); {followups['sent']:,} sent, {followups['messages_queued']:,} messages "
+        f"queued, {followups['sent_twice']} sent twice (each sweep decided {followups['fired_by_each_sweeper']}). "
+        "Delivering the queued sends is what the other phases measure.",
+    ]
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ from channels_app.testing.graph_api import GraphAPIStandIn
 RECIPES = list(SERVERS)
 CHOSEN = "gunicorn gthread, 2 workers x 4 threads"
 OFFERED_RATES = [25, 50, 100, 200, 400, 800]
-PHASES = ("ingest", "sweep", "turnaround", "workers", "kill", "inprocess", "webchat")
+PHASES = ("ingest", "sweep", "turnaround", "workers", "kill", "inprocess", "webchat", "calls", "followups")
 #: The ASGI recipe that serves /ws/ in production (Procfile `ws`).
 WEBCHAT_SERVER = "daphne, 1 process"
 
@@ -599,6 +599,14 @@ def main(argv: list[str] | None = None) -> None:
             run.figures.update(inprocess.measure())
         if "webchat" in phases:
             run.webchat()
+        if "calls" in phases:
+            from bench import calls
+
+            run.figures.update(calls.measure(turns=100 if args.quick else 500))
+        if "followups" in phases:
+            from bench import followups
+
+            run.figures.update(followups.measure(count=10_000))
     finally:
         run.close()
     run.figures = {**keep, **{key: value for key, value in run.figures.items() if value}}

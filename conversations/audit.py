@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import models
 
+from conversations import dashboard_events
 from conversations.models import AuditAction, AuditEntry, Conversation, Draft, User
 
 #: What the trail shows instead of a private fact's value.
@@ -32,6 +33,7 @@ def record(
     after: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Write one entry; call it inside the transaction that makes the change."""
+    dashboard_events.changed_ids(owner_id, conversation.pk if conversation is not None else None)
     return AuditEntry.objects.create(
         owner_id=owner_id,
         actor=actor if actor is not None and actor.pk else None,

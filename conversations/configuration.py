@@ -15,7 +15,17 @@ from conversations.models import AuditAction, Fact, OwnerSettings, Rule, User
 
 RULE_FIELDS = ("category", "action", "instructions", "match_senders", "match_keywords")
 FACT_FIELDS = ("key", "value", "private", "share_with")
-SETTINGS_FIELDS = ("approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp")
+SETTINGS_FIELDS = (
+    "approval_mode",
+    "confidence_threshold",
+    "persona",
+    "notify_email",
+    "notify_whatsapp",
+    "notify_template",
+    "notify_template_language",
+    "digest_hour",
+    "time_zone",
+)
 
 Owned = TypeVar("Owned", Rule, Fact, OwnerSettings)
 

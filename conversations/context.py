@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings as django_settings
+from django.utils import timezone
+
 from ai.base import ConversationContext, RuleHint, Turn
 from conversations.models import Author, Conversation, Direction, Fact, Message, OwnerSettings, Rule
 from conversations.trust import vault
@@ -39,6 +42,16 @@ def owner_policy(owner_id: int) -> Policyholder:
     )
 
 
+def owner_zone(owner_id: int, owner_settings: OwnerSettings | None = None) -> str:
+    """The owner's time zone (IANA name): their setting when they have one, else settings.TIME_ZONE.
+
+    Promises ("by Friday", "2 business days") and follow-ups are read in it.
+    """
+    if owner_settings is None:
+        owner_settings = OwnerSettings.objects.filter(owner_id=owner_id).first()
+    return getattr(owner_settings, "time_zone", "") or django_settings.TIME_ZONE
+
+
 def recent_messages(conversation: Conversation, *, limit: int = HISTORY_LIMIT) -> list[Message]:
     """The last `limit` messages, oldest first; one query whatever the conversation's length."""
     newest = Message.objects.filter(conversation=conversation).select_related("draft").order_by("-id")[:limit]
@@ -69,7 +82,8 @@ def engine_context(
         history=tuple(
             Turn(author=_AUTHORS.get(m.author, "contact"), text=m.text, kind=m.kind)
             for m in history
-            if m.direction == Direction.IN or m.text
+            # A message the contact deleted for everyone (revoked) is kept for the owner, not the engine.
+            if (m.direction == Direction.IN or m.text) and m.revoked_at is None
         ),
         contact_name=contact.name,
         contact_address=contact.address,
@@ -91,4 +105,6 @@ def engine_context(
         shareable_facts=tuple(
             (key, vault.placeholder(key)) for key in vault.shareable(policy.facts, category)
         ),
+        now=timezone.now(),
+        time_zone=owner_zone(conversation.owner_id, policy.settings),
     )

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from ai.base import AIReply
 from ai.engines import get_client
-from conversations import audit, jobs, live, policy, window
+from conversations import audit, dashboard_events, jobs, live, owner_phone, policy, promises, window
 from conversations.context import (
     Policyholder,
     engine_context,
@@ -74,8 +74,10 @@ def _claim_turn(conversation_id: int) -> tuple[Conversation, list[Message]] | No
                 conversation=conversation, direction=Direction.IN, id__gt=conversation.handled_through
             ).order_by("id")
         )
-        readable = [m for m in unanswered if m.kind in Kind.READABLE]
-        if conversation.bot_paused or not readable:
+        # A message the contact deleted (revoked) before it was answered is not answered.
+        readable = [m for m in unanswered if m.kind in Kind.READABLE and m.revoked_at is None]
+        # A WhatsApp group is never answered by the assistant (conversations/identity.py).
+        if conversation.bot_paused or conversation.contact.is_group or not readable:
             conversation.handled_through = max([conversation.handled_through, *(m.pk for m in unanswered)])
             conversation.reply_due_at = None
             conversation.save(update_fields=["handled_through", "reply_due_at", "updated_at"])
@@ -90,7 +92,7 @@ def draft_reply(conversation_id: int) -> None:
         return
     conversation, unanswered = claimed
     through = unanswered[-1].pk
-    readable_texts = [m.text for m in unanswered if m.kind in Kind.READABLE]
+    readable_texts = [m.text for m in unanswered if m.kind in Kind.READABLE and m.revoked_at is None]
     owner = owner_policy(conversation.owner_id)
     history = recent_messages(conversation)
 
@@ -119,6 +121,7 @@ def draft_reply(conversation_id: int) -> None:
             findings += senders.unverified_findings(
                 conversation.contact.name, conversation.contact.address, claim
             )
+        findings += senders.changed_identity_findings(conversation.contact)
         findings += _loop_findings(conversation, history, unanswered)
         # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
         findings += window.closed_findings(conversation)
@@ -248,6 +251,7 @@ def _record_outcome(conversation_id: int, through: int, outcome: Outcome, answer
                 "updated_at",
             ]
         )
+        dashboard_events.changed(conversation)
         if reply is not None and decision.outcome == policy.DROP and not reply.reply.strip():
             audit.record(
                 actor=None,
@@ -279,6 +283,15 @@ def _record_outcome(conversation_id: int, through: int, outcome: Outcome, answer
                 queued = True
             else:
                 live.announce_held(conversation)
+                owner_phone.draft_held(draft)  # to the owner's own number, with the draft's number
+        if reply is not None:  # what the company promised, and the engine's follow-up (issue 15)
+            promises.note_engine_reply(
+                conversation,
+                reply,
+                answering=answering,
+                through=through,
+                replied=decision.outcome != policy.DROP,
+            )
         if window.applies_to(conversation.account) and window.is_open(conversation):
             window.withdraw_offers(conversation)  # the contact wrote again: no template needed
         reason = _escalation_reason(rule, findings)

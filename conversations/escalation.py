@@ -25,16 +25,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from conversations import jobs
+from conversations import dashboard_events, jobs
 from conversations.models import (
     Conversation,
     ConversationStatus,
+    Draft,
+    DraftStatus,
     Escalation,
     EscalationReason,
     OwnerSettings,
     User,
 )
-from conversations.owner_phone import send_to_owner
+from conversations.owner_phone import draft_note, one_line, send_to_owner
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +66,14 @@ RETRY_AFTER_SECONDS = 60.0
 MARK_CHUNK = 500
 
 
-def escalate(conversation: Conversation, *, reason: EscalationReason, detail: str = "") -> Escalation | None:
-    """Flag the conversation as needing the owner and schedule their notification on commit."""
+def escalate(
+    conversation: Conversation, *, reason: EscalationReason, detail: str = "", dedupe: bool = True
+) -> Escalation | None:
+    """Flag the conversation as needing the owner and schedule their notification on commit.
+
+    `dedupe=False` is for events that are each news (a message a caller left on each call).
+    """
+    dashboard_events.changed(conversation)
     if conversation.status != ConversationStatus.NEEDS_ATTENTION:
         conversation.status = ConversationStatus.NEEDS_ATTENTION
         Conversation.objects.filter(pk=conversation.pk).update(
@@ -74,7 +82,7 @@ def escalate(conversation: Conversation, *, reason: EscalationReason, detail: st
     recent = Escalation.objects.filter(
         conversation=conversation, reason=reason, created_at__gte=timezone.now() - REPEAT_WINDOW
     )
-    if recent.exists():
+    if dedupe and recent.exists():
         return None
     escalation = Escalation.objects.create(conversation=conversation, reason=reason, detail=detail[:2000])
     logger.info("conversation %s escalated: %s", conversation.pk, reason)
@@ -95,6 +103,8 @@ class WhatsAppNotice:
     owner_id: int
     number: str
     text: str
+    draft_id: int | None = None  # the one draft the note asks about: a command without a number applies to it
+    conversation_id: int | None = None
 
 
 def notify_owner(escalation_id: int, *, now: datetime | None = None) -> None:
@@ -156,7 +166,13 @@ def review_queue_url() -> str:
 def _notify(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> None:
     notice = _email_batch(owner_id, now=now, escalation_id=escalation_id)
     if notice is not None:
-        send_to_owner(notice.owner_id, notice.text, number=notice.number)
+        send_to_owner(
+            notice.owner_id,
+            notice.text,
+            number=notice.number,
+            draft_id=notice.draft_id,
+            conversation_id=notice.conversation_id,
+        )
 
 
 def _email_batch(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> WhatsAppNotice | None:
@@ -242,7 +258,7 @@ def _email_batch(owner_id: int, *, now: datetime | None, escalation_id: int | No
         number = owner_settings.notify_whatsapp.strip()
         if not number:
             return None
-        return WhatsAppNotice(owner_id=owner_id, number=number, text=_note(shown[0], len(ids)))
+        return _whatsapp_notice(owner_id, number, shown, len(ids))
 
 
 def _schedule_digest(owner_id: int, *, due: datetime, now: datetime) -> None:
@@ -276,13 +292,58 @@ def _subject(first: Escalation, count: int) -> str:
     return f"Gatekeeper needs you: {name}" + (f" and {count - 1} more" if count > 1 else "")
 
 
-def _note(first: Escalation, count: int) -> str:
-    """The WhatsApp note: the email's subject in a line, with the link to the conversation or the queue."""
+#: Escalations a WhatsApp note lists one by one.
+NOTE_LIST_LIMIT = 5
+
+
+def _whatsapp_notice(owner_id: int, number: str, shown: list[Escalation], count: int) -> WhatsAppNotice:
+    """The WhatsApp note: the email's subject in a line; each held draft with its number, text and why it waits.
+
+    One escalation with a held draft is that draft's notification (`ok` without a number approves it);
+    several are listed with their draft numbers, with the link to the queue.
+    """
+    first = shown[0]
     name = _contact_name(first.conversation)
+    drafts = _pending_drafts({escalation.conversation_id for escalation in shown[:NOTE_LIST_LIMIT]})
     if count == 1:
         reason = first.get_reason_display().lower()
-        return f"Gatekeeper needs you: {name} ({reason}).\n{conversation_admin_url(first.conversation_id)}"
-    return f"Gatekeeper needs you: {name} and {count - 1} more.\n{review_queue_url()}"
+        draft = drafts.get(first.conversation_id)
+        if draft is None:
+            text = (
+                f"Gatekeeper needs you: {name} ({reason}).\n{conversation_admin_url(first.conversation_id)}"
+            )
+            return WhatsAppNotice(owner_id, number, text, conversation_id=first.conversation_id)
+        why = first.get_reason_display() + (f": {one_line(draft.decision, 250)}" if draft.decision else "")
+        text = draft_note(
+            draft, headline=f"Gatekeeper needs you: {name} ({reason}), draft #{draft.pk}.", why=why
+        )
+        return WhatsAppNotice(
+            owner_id, number, text, draft_id=draft.pk, conversation_id=first.conversation_id
+        )
+    lines = [f"Gatekeeper needs you: {name} and {count - 1} more."]
+    for escalation in shown[:NOTE_LIST_LIMIT]:
+        draft = drafts.get(escalation.conversation_id)
+        who = _contact_name(escalation.conversation)
+        reason = escalation.get_reason_display().lower()
+        lines.append(
+            f"#{draft.pk} {who} ({reason}): “{one_line(draft.text, 120)}”" if draft else f"- {who} ({reason})"
+        )
+    if count > NOTE_LIST_LIMIT:
+        lines.append(f"And {count - NOTE_LIST_LIMIT} more.")
+    if drafts:
+        lines.append("Reply ok <number> to send a draft, no <number> to reject it, status for what waits.")
+    lines.append(review_queue_url())
+    return WhatsAppNotice(owner_id, number, "\n".join(lines))
+
+
+def _pending_drafts(conversation_ids: set[int]) -> dict[int, Draft]:
+    """The newest pending draft of each conversation, by conversation id."""
+    found: dict[int, Draft] = {}
+    for draft in Draft.objects.filter(
+        conversation_id__in=conversation_ids, status=DraftStatus.PENDING
+    ).order_by("id"):
+        found[draft.conversation_id] = draft
+    return found
 
 
 def _body(shown: list[Escalation], count: int) -> str:

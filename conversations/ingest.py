@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from conversations import jobs
+from conversations import dashboard_events, identity, jobs, message_events, owner_commands
 from conversations.bulk import (
     ConversationAdvance,
     advance_conversations,
@@ -58,12 +58,13 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
     the messages (`ON CONFLICT DO NOTHING`) and one UPDATE of the conversations.
     """
     batch = storable_batch(batch)
+    batch = message_events.resolve_status_accounts(batch)
     result = IngestResult()
     wanted = {(m.provider, m.account_address) for m in batch.messages}
     wanted |= {(s.provider, s.account_address) for s in batch.statuses}
     with transaction.atomic():
         known = _conversations_of_senders(batch.messages)
-        accounts = {(c.account.provider, c.account.address): c.account for c in known.values()}
+        accounts = {(c.account.provider, c.account.address): c.account for c in known}
         accounts |= _load_accounts(wanted - accounts.keys())
         arrivals = []
         for inbound in batch.messages:
@@ -72,6 +73,8 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
                 result.unknown_accounts.add((inbound.provider, inbound.account_address))
             else:
                 arrivals.append((account, inbound))
+        # The owner's own number is a console, never a company: its messages are commands.
+        arrivals = owner_commands.take_commands(arrivals)
         if arrivals:
             _store_messages(arrivals, known, result)
         for update in batch.statuses:
@@ -80,6 +83,7 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
                 result.unknown_accounts.add((update.provider, update.account_address))
                 continue
             result.statuses_applied += apply_status(account, update)
+        result.created += message_events.store_echoes(batch.echoes)
         for error in batch.errors:
             _log_provider_error(error)
     for provider, address in result.unknown_accounts:
@@ -105,42 +109,39 @@ def _load_accounts(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ChannelA
 DRAFTS_PER_JOB = 10
 
 Arrival = tuple[ChannelAccount, InboundMessage]
-#: A sender's conversation on one account: (account id, sender address).
-SenderKey = tuple[int, str]
 
 
-def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> dict[SenderKey, Conversation]:
-    """The senders' existing conversations, with their accounts and contacts, in one query."""
-    senders: dict[tuple[str, str], set[str]] = {}
+def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> list[Conversation]:
+    """Conversations whose contact may be one of the senders, with accounts and contacts, in one query.
+
+    A contact is found by its address, its phone number or its WhatsApp user id
+    (conversations/identity.py); which candidate a sender is gets decided in memory.
+    """
+    senders: dict[tuple[str, str], list[identity.Sender]] = {}
     for inbound in messages:
-        senders.setdefault((inbound.provider, inbound.account_address), set()).add(inbound.sender_address)
-    match = Q()
-    for (provider, account_address), addresses in senders.items():
-        match |= Q(
-            account__provider=provider, account__address=account_address, contact__address__in=addresses
+        senders.setdefault((inbound.provider, inbound.account_address), []).append(
+            identity.sender_of(inbound)
         )
-    # Naming the contact's owner lets PostgreSQL find the contact by its unique (owner, address)
-    # index instead of scanning every conversation of the account.
+    if not senders:
+        return []
+    match = Q()
+    for (provider, account_address), named in senders.items():
+        match |= Q(account__provider=provider, account__address=account_address) & identity.lookup(
+            named, "contact__"
+        )
+    # Naming the contact's owner lets PostgreSQL find the contact by its (owner, address),
+    # (phone, owner) and (user_id, owner) indexes instead of scanning every conversation of the account.
     match &= Q(contact__owner=F("account__owner"))
-    return _conversations_matching(match) if senders else {}
+    return list(Conversation.objects.select_related("account", "contact").filter(match))
 
 
-def _conversations_matching(match: Q) -> dict[SenderKey, Conversation]:
-    return {
-        (conversation.account_id, conversation.contact.address): conversation
-        for conversation in Conversation.objects.select_related("account", "contact").filter(match)
-    }
-
-
-def _store_messages(
-    arrivals: list[Arrival], known: dict[SenderKey, Conversation], result: IngestResult
-) -> None:
+def _store_messages(arrivals: list[Arrival], known: list[Conversation], result: IngestResult) -> None:
     """Insert the messages no earlier delivery stored; advance the conversations they belong to."""
     conversations = _conversations_for(arrivals, known)
     reply_targets = _reply_targets(arrivals)
     rows = [
-        _message_row(inbound, account, conversations[account.pk, inbound.sender_address], reply_targets)
-        for account, inbound in arrivals
+        _message_row(inbound, account, conversation, reply_targets)
+        for (account, inbound), conversation in zip(arrivals, conversations, strict=True)
     ]
     inserted = {
         (account_id, provider_id)
@@ -151,84 +152,111 @@ def _store_messages(
     result.created += len(inserted)
     result.duplicates += len(arrivals) - len(inserted)
     fresh: dict[Conversation, list[InboundMessage]] = {}
-    for account, inbound in arrivals:
+    for (account, inbound), conversation in zip(arrivals, conversations, strict=True):
         if (account.pk, inbound.provider_message_id) in inserted:
-            fresh.setdefault(conversations[account.pk, inbound.sender_address], []).append(inbound)
+            fresh.setdefault(conversation, []).append(inbound)
+    fresh = message_events.apply_edits_and_revokes(fresh)
     if fresh:
+        _apply_notices(fresh)
         _advance(fresh)
 
 
-def _conversations_for(
-    arrivals: list[Arrival], known: dict[SenderKey, Conversation]
-) -> dict[SenderKey, Conversation]:
-    """Each sender's conversation (with its contact): `known` plus those created for first messages."""
-    first_seen: dict[SenderKey, Arrival] = {}
-    for account, inbound in arrivals:
-        first_seen.setdefault((account.pk, inbound.sender_address), (account, inbound))
-    found = {key: known[key] for key in first_seen.keys() & known.keys()}
-    missing = [arrival for key, arrival in first_seen.items() if key not in found]
+def _conversations_for(arrivals: list[Arrival], known: list[Conversation]) -> list[Conversation]:
+    """Each arrival's conversation (with its contact): a known one, or one created for a first message."""
+    directories: dict[int, identity.Directory] = {}
+    of_contact: dict[int, Conversation] = {}
+    for conversation in known:
+        directories.setdefault(conversation.account_id, identity.Directory()).add(conversation.contact)
+        of_contact[id(conversation.contact)] = conversation
+    chosen: list[Conversation | None] = []
+    missing: list[int] = []
+    for index, (account, inbound) in enumerate(arrivals):
+        sender = identity.sender_of(inbound)
+        directory = directories.get(account.pk)
+        contact = directory.find(sender) if directory else None
+        if contact is None:
+            chosen.append(None)
+            missing.append(index)
+            continue
+        identity.record_identifiers(contact, sender)
+        directory.add(contact)
+        chosen.append(of_contact[id(contact)])
     if missing:
-        found |= _create_conversations(missing)
-    for key, conversation in found.items():
-        _fill_contact_details(conversation.contact, first_seen[key][1])
-    return found
+        created = _create_conversations([arrivals[index] for index in missing])
+        for index, conversation in zip(missing, created, strict=True):
+            chosen[index] = conversation
+    return chosen  # type: ignore[return-value]  # every None was filled above
 
 
-def _create_conversations(arrivals: list[Arrival]) -> dict[SenderKey, Conversation]:
+def _create_conversations(arrivals: list[Arrival]) -> list[Conversation]:
     """First messages: one INSERT of conversations, returning what it created; one that a
     concurrent delivery created first is read back. Never a conflict, never a duplicate."""
     contacts = _contacts_of(arrivals)
-    wanted = {
-        (account.pk, inbound.sender_address): Conversation(
-            owner_id=account.owner_id,
-            account=account,
-            contact=contacts[account.owner_id, inbound.sender_address],
+    wanted: dict[tuple[int, int], Conversation] = {}
+    for (account, _inbound), contact in zip(arrivals, contacts, strict=True):
+        wanted.setdefault(
+            (account.pk, contact.pk),
+            Conversation(owner_id=account.owner_id, account=account, contact=contact),
         )
-        for account, inbound in arrivals
-    }
     left_out = insert_new(list(wanted.values()), unique=["account", "contact"])
-    found = {key: conversation for key, conversation in wanted.items() if conversation.pk is not None}
     if left_out:
         match = Q()
         for conversation in left_out:
             match |= Q(account_id=conversation.account_id, contact_id=conversation.contact_id)
-        found |= _conversations_matching(match)
-    return found
+        for conversation in Conversation.objects.select_related("account", "contact").filter(match):
+            wanted[conversation.account_id, conversation.contact_id] = conversation
+    return [wanted[account.pk, contact.pk] for (account, _), contact in zip(arrivals, contacts, strict=True)]
 
 
-def _contacts_of(arrivals: list[Arrival]) -> dict[tuple[int, str], Contact]:
-    """The senders' contacts by (owner, address): new ones inserted in one statement; those the
-    owner already has (from another channel, or a concurrent delivery) read back."""
-    wanted = {
-        (account.owner_id, inbound.sender_address): Contact(
-            owner_id=account.owner_id,
-            address=inbound.sender_address,
-            name=inbound.sender_name,
-            phone=inbound.sender_phone,
-        )
-        for account, inbound in arrivals
-    }
-    left_out = insert_new(list(wanted.values()), unique=["owner", "address"])
-    found = {key: contact for key, contact in wanted.items() if contact.pk is not None}
+def _contacts_of(arrivals: list[Arrival]) -> list[Contact]:
+    """Each arrival's contact: one the owner already has (by address, phone or user id, from another
+    channel or a concurrent delivery), else a new one; new ones inserted in one statement."""
+    senders = [identity.sender_of(inbound) for _, inbound in arrivals]
+    owners = {account.owner_id for account, _ in arrivals}
+    existing = {owner: identity.Directory() for owner in owners}
+    for contact in Contact.objects.filter(Q(owner_id__in=owners) & identity.lookup(senders)):
+        existing[contact.owner_id].add(contact)
+    pending = {owner: identity.Directory() for owner in owners}
+    chosen: list[Contact] = []
+    new: list[Contact] = []
+    for (account, _), sender in zip(arrivals, senders, strict=True):
+        contact = existing[account.owner_id].find(sender)
+        if contact is not None:
+            identity.record_identifiers(contact, sender)
+            existing[account.owner_id].add(contact)
+        elif (contact := pending[account.owner_id].find(sender)) is not None:
+            identity.absorb(contact, sender)
+            pending[account.owner_id].add(contact)
+        else:
+            contact = identity.new_contact(account.owner_id, sender)
+            pending[account.owner_id].add(contact)
+            new.append(contact)
+        chosen.append(contact)
+    left_out = insert_new(new, unique=["owner", "address"])
     if left_out:
+        # A concurrent delivery created them first (same address, or the same user id).
         match = Q()
         for contact in left_out:
             match |= Q(owner_id=contact.owner_id, address=contact.address)
-        found |= {(contact.owner_id, contact.address): contact for contact in Contact.objects.filter(match)}
-    return found
+            if contact.user_id:
+                match |= Q(owner_id=contact.owner_id, user_id=contact.user_id)
+        stored = {owner: identity.Directory() for owner in owners}
+        for contact in Contact.objects.filter(match):
+            stored[contact.owner_id].add(contact)
+        found = {id(contact): stored[contact.owner_id].same_as(contact) for contact in left_out}
+        for index, sender in enumerate(senders):
+            if (contact := found.get(id(chosen[index]))) is not None:
+                identity.record_identifiers(contact, sender)
+                chosen[index] = contact
+    return chosen
 
 
-def _fill_contact_details(contact: Contact, inbound: InboundMessage) -> None:
-    """A name or number the provider now tells us fills a blank; it never overwrites the owner's."""
-    changed = {}
-    if inbound.sender_name and not contact.name:
-        changed["name"] = inbound.sender_name
-    if inbound.sender_phone and not contact.phone:
-        changed["phone"] = inbound.sender_phone
-    if changed:
-        Contact.objects.filter(pk=contact.pk).update(**changed)
-        for key, value in changed.items():
-            setattr(contact, key, value)
+def _apply_notices(fresh: dict[Conversation, list[InboundMessage]]) -> None:
+    """System notices (a changed number, a changed identity) change the conversation's contact."""
+    for conversation, new in fresh.items():
+        for inbound in new:
+            if inbound.kind == Kind.SYSTEM:
+                identity.apply_notice(conversation, inbound)
 
 
 def _reply_targets(arrivals: list[Arrival]) -> dict[tuple[int, str], int]:
@@ -274,6 +302,9 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
     conversation with something readable gets its draft job."""
     now = timezone.now()
     readable = {c for c, new in fresh.items() if any(m.kind in Kind.READABLE for m in new)}
+    # A group is never answered automatically (nor privately): its messages wait for the owner.
+    groups = {c for c in readable if c.contact.is_group}
+    readable -= groups
     burst = settings.REPLY_BURST_SECONDS
     # Messages arriving within the burst window are answered together.
     due = now + timedelta(seconds=burst)
@@ -291,16 +322,24 @@ def _advance(fresh: dict[Conversation, list[InboundMessage]]) -> None:
     ids = sorted(c.pk for c in readable)
     chunks = [tuple(ids[start : start + DRAFTS_PER_JOB]) for start in range(0, len(ids), DRAFTS_PER_JOB)]
     jobs.schedule_each("conversations.tasks.draft_reply", chunks, delay=burst)
+    dashboard_events.changed(*fresh)  # open admin pages refresh on commit
     for conversation, new in fresh.items():
         if conversation.status == ConversationStatus.CLOSED:
             conversation.status = ConversationStatus.OPEN
         for inbound in new:
-            if inbound.kind not in Kind.READABLE and inbound.kind != Kind.REACTION:
+            if inbound.kind not in Kind.READABLE and inbound.kind not in Kind.QUIET:
                 escalate(
                     conversation,
                     reason=EscalationReason.UNREADABLE,
                     detail=f"{conversation.contact} sent a message the assistant cannot read ({inbound.kind}).",
                 )
+    for conversation in groups:
+        escalate(
+            conversation,
+            reason=EscalationReason.GROUP,
+            detail=f"New message in {conversation.contact}: the assistant never answers a group by itself "
+            "(and never a member privately); reply on the conversation page if you want to.",
+        )
 
 
 def _log_provider_error(error: ProviderError) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -17,6 +22,32 @@ class ApprovalMode(models.TextChoices):
     ALWAYS = "always", "Always ask me before sending"
     WHEN_UNSURE = "when_unsure", "Send on my behalf where a rule says auto and the assistant is sure"
     NEVER = "never", "Send unless a guard fires, confidence is low, or a rule holds it"
+
+
+#: The digest's default hour: the start of the owner's day, so what waits can still be approved while
+#: the companies' offices are open (and a reply within WhatsApp's 24 hours). Quiet days send nothing.
+DEFAULT_DIGEST_HOUR = 8
+
+
+def default_time_zone() -> str:
+    """The server's TIME_ZONE, read when a row is made (not frozen into a migration)."""
+    return settings.TIME_ZONE
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """Every IANA time-zone name this installation knows (read once: it walks the zone database)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA name exactly as the zone database spells it, e.g. America/Sao_Paulo."""
+    if value not in time_zone_names():
+        raise ValidationError(
+            f"{value!r} is not a time zone this server knows; use an IANA name such as Europe/Lisbon "
+            "or America/Sao_Paulo.",
+            code="invalid_time_zone",
+        )
 
 
 class OwnerSettings(models.Model):
@@ -51,8 +82,43 @@ class OwnerSettings(models.Model):
         blank=True,
         help_text="Optional: your own WhatsApp number, told when something needs you.",
     )
+    notify_template = models.CharField(
+        max_length=512,
+        blank=True,
+        help_text="Optional: the approved WhatsApp template that carries a note to your own number once "
+        "its 24-hour window closed (a Meta template name whose body has one variable, or a Twilio Content "
+        "SID starting with HX). Without one, such notes wait until you next write.",
+    )
+    notify_template_language = models.CharField(
+        max_length=16, blank=True, default="en_US", help_text="Meta only: the template's language code."
+    )
+    forward_calls_to = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Optional: your own phone number (+E.164) that calls from contacts marked 'put through' "
+        "are forwarded to; empty: your WhatsApp number above.",
+    )
     # When the owner was last emailed: notifications are batched (NOTIFY_EMAIL_INTERVAL).
     last_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    digest_hour = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=DEFAULT_DIGEST_HOUR,
+        validators=[MaxValueValidator(23)],
+        help_text="The hour (0-23, in your time zone) of your daily digest: what was answered, what waits, "
+        "what was escalated. Empty: no digest. Nothing is sent on a day when nothing happened.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="Your time zone, an IANA name such as Europe/Lisbon or America/Sao_Paulo.",
+    )
+    # When the last daily digest was claimed: at most one per owner per local day (`daily_digest`).
+    # A new owner's counts from their setup, so their first digest comes the next day.
+    last_digest_at = models.DateTimeField(null=True, blank=True, editable=False, default=timezone.now)
+    # The mail server refused the digest for now: not tried again before this.
+    digest_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "owner settings"
@@ -66,6 +132,7 @@ class Provider(models.TextChoices):
     WHATSAPP = "whatsapp", "WhatsApp (Meta Cloud API)"
     TWILIO = "twilio", "WhatsApp (Twilio)"
     WEBCHAT = "webchat", "Web chat"
+    VOICE = "voice", "Phone calls (Twilio Voice)"
 
 
 class ChannelAccount(models.Model):
@@ -116,6 +183,10 @@ WEBCHAT_ADDRESS_PREFIX = "webchat:"
 WEBCHAT_VISITOR = "Web-chat visitor"
 #: How many characters of a visitor's id tell two visitors apart on screen.
 WEBCHAT_SUFFIX_LENGTH = 6
+#: What `Contact.address` starts with for a WhatsApp group; the rest is the provider's group id.
+GROUP_ADDRESS_PREFIX = "group:"
+#: How the owner sees a group they have not named.
+GROUP_LABEL = "WhatsApp group"
 
 
 class Contact(models.Model):
@@ -126,14 +197,35 @@ class Contact(models.Model):
         max_length=160, help_text="WhatsApp number or business-scoped user id, or a web-chat visitor."
     )
     phone = models.CharField(max_length=32, blank=True)
+    user_id = models.CharField(
+        max_length=160, blank=True, help_text="WhatsApp business-scoped user id (e.g. US.1349…), if known."
+    )
+    parent_user_id = models.CharField(max_length=160, blank=True)
+    identity_changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="WhatsApp said this contact's identity changed (new device or reinstall): the assistant "
+        "does not act for them until you confirm it is still them.",
+    )
     name = models.CharField(max_length=160, blank=True)
     category = models.CharField(
         max_length=64, blank=True, help_text="Set this to always treat this contact as one category."
     )
+    put_through = models.BooleanField(
+        default=False, help_text="Phone calls from this contact are forwarded to you instead of answered."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "address"], name="unique_contact_address")]
+        constraints = [
+            # The handle the contact was created under; who a sender is is found by phone and user_id
+            # (conversations/identity.py, docs/architecture.md "One identity per contact").
+            models.UniqueConstraint(fields=["owner", "address"], name="unique_contact_address"),
+            models.UniqueConstraint(
+                fields=["user_id", "owner"], condition=~Q(user_id=""), name="unique_contact_user_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["phone", "owner"], name="contact_phone_owner")]
 
     def __str__(self) -> str:
         return self.shown()
@@ -141,6 +233,15 @@ class Contact(models.Model):
     @property
     def is_webchat_visitor(self) -> bool:
         return self.address.startswith(WEBCHAT_ADDRESS_PREFIX)
+
+    @property
+    def is_group(self) -> bool:
+        """A WhatsApp group: never answered privately, never automatically."""
+        return self.address.startswith(GROUP_ADDRESS_PREFIX)
+
+    @property
+    def group_id(self) -> str:
+        return self.address.removeprefix(GROUP_ADDRESS_PREFIX) if self.is_group else ""
 
     def shown(self, name: str | None = None) -> str:
         """How the owner sees this contact; `name` stands for the stored one (e.g. made header-safe).
@@ -152,7 +253,10 @@ class Contact(models.Model):
         if self.is_webchat_visitor:
             suffix = self.address.removeprefix(WEBCHAT_ADDRESS_PREFIX)[:WEBCHAT_SUFFIX_LENGTH]
             return " ".join(part for part in (WEBCHAT_VISITOR, name, f"({suffix})") if part)
-        return name or self.phone or self.address
+        if self.is_group:
+            suffix = self.group_id[-WEBCHAT_SUFFIX_LENGTH:]
+            return " ".join(part for part in (GROUP_LABEL, name, f"({suffix})") if part)
+        return name or self.phone or self.user_id or self.address
 
 
 class ConversationStatus(models.TextChoices):
@@ -262,6 +366,10 @@ class Message(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The contact changed the text (earlier versions in metadata["history"]) or deleted the
+    # message for everyone; the text is kept for the owner's record (conversations/message_events.py).
+    edited_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -322,6 +430,8 @@ class DraftStatus(models.TextChoices):
 class DraftKind(models.TextChoices):
     TEXT = "text", "Free-form text"
     TEMPLATE = "template", "Re-engagement template (the 24-hour window has closed)"
+    # A scheduled follow-up (conversations/followups.py): it claims no turn of the conversation.
+    FOLLOW_UP = "follow_up", "Follow-up (scheduled by you, the assistant or a promise)"
 
 
 class Draft(models.Model):
@@ -439,6 +549,8 @@ class EscalationReason(models.TextChoices):
     LOOP = "loop", "Automatic replies stopped: the company looks like another bot"
     UNVERIFIED_SENDER = "unverified_sender", "An unknown sender claims to be a company you know"
     CATEGORY = "category", "The assistant reads the conversation differently from your rules"
+    GROUP = "group_message", "A message in a WhatsApp group: the assistant never answers groups itself"
+    CALL_MESSAGE = "call_message", "A caller left a message"
 
 
 class Escalation(models.Model):
@@ -470,6 +582,7 @@ class AuditAction(models.TextChoices):
     FACT = "fact", "Changed a fact"
     DISCLOSE = "disclose", "Shared a fact with a company"
     NO_REPLY = "no_reply", "Decided not to reply"
+    CONFIRM_IDENTITY = "confirm_identity", "Confirmed a contact's changed identity"
 
 
 class AuditEntry(models.Model):
@@ -499,3 +612,199 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.get_action_display().lower()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class FollowUpStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENT = "sent", "Sent (queued for delivery)"
+    HELD = "held", "Held for your approval"
+    SKIPPED = "skipped", "Skipped"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class FollowUpSource(models.TextChoices):
+    OWNER = "owner", "You wrote it"
+    PROMISE = "promise", "A promise the company did not keep"
+    ENGINE = "engine", "The assistant proposed it"
+
+
+class FollowUp(models.Model):
+    """A message to send in a conversation at a later time; fired once by the sweeper (followups.py)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="followups")
+    due_at = models.DateTimeField()
+    text = models.TextField(blank=True, help_text="Empty: the assistant's standard follow-up is sent.")
+    unless_reply = models.BooleanField(
+        default=True, help_text="Skip it when the company writes before it is due."
+    )
+    status = models.CharField(max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED)
+    source = models.CharField(max_length=10, choices=FollowUpSource.choices, default=FollowUpSource.OWNER)
+    why = models.TextField(blank=True, help_text="Why it was scheduled; why it was skipped or held.")
+    # The newest inbound message when it was scheduled: a newer one is the company answering first.
+    answered_through = models.BigIntegerField(default=0)
+    confidence = models.FloatField(default=0.0, help_text="The engine's confidence (engine and promise).")
+    promise = models.ForeignKey(
+        "Promise", null=True, blank=True, on_delete=models.SET_NULL, related_name="followups"
+    )
+    draft = models.ForeignKey(Draft, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="followup_status_due")]
+
+    def __str__(self) -> str:
+        return f"Follow-up #{self.pk} ({self.status}) due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class PromiseStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    KEPT = "kept", "Kept"
+    FOLLOWED_UP = "followed_up", "Followed up"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Promise(models.Model):
+    """What a company said it would do by a time; chased with a follow-up when due (promises.py)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="promises")
+    what = models.CharField(max_length=300)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=PromiseStatus.choices, default=PromiseStatus.OPEN)
+    words = models.CharField(max_length=300, blank=True, help_text="The company's words that set the time.")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=40, blank=True, help_text="The engine that read it.")
+    confidence = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="promise_status_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "what"], name="one_promise_per_message_and_what")
+        ]
+
+    def __str__(self) -> str:
+        return f"Promise #{self.pk}: {self.what} by {self.due_at:%Y-%m-%d}"
+
+
+class CallOutcome(models.TextChoices):
+    """What the assistant did with one phone call (docs/architecture.md, "Phone calls")."""
+
+    IN_PROGRESS = "", "In progress"
+    ANSWERED = "answered", "Answered on your behalf"
+    MESSAGE_TAKEN = "message_taken", "Took a message for you"
+    PUT_THROUGH = "put_through", "Put through to you"
+    ENDED = "ended", "Ended politely (ignored or spam)"
+    NO_SPEECH = "no_speech", "The caller said nothing"
+
+
+class Call(models.Model):
+    """One phone call on a `voice` conversation: Twilio's CallSid, status, duration and what happened.
+
+    The transcript is the conversation's messages whose metadata carries this call's sid.
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="calls")
+    call_sid = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=20, blank=True, help_text="Twilio's CallStatus, e.g. completed.")
+    duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds (CallDuration).")
+    outcome = models.CharField(max_length=16, choices=CallOutcome.choices, default="", blank=True)
+    turns = models.PositiveSmallIntegerField(default=0, help_text="Speech turns heard.")
+    summary = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Call {self.call_sid} ({self.status or 'in progress'})"
+
+
+class OwnerCommandOutcome(models.TextChoices):
+    PENDING = "pending", "Not yet handled"
+    DONE = "done", "Done"
+    REFUSED = "refused", "Refused"
+
+
+class OwnerCommand(models.Model):
+    """A message from the owner's own number: a command, never a company's conversation.
+
+    Unique per account and provider message id, so a redelivered webhook acts once.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
+    provider_message_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, default="text")
+    text = models.TextField(blank=True)
+    action = models.CharField(max_length=16, blank=True)
+    draft = models.ForeignKey("Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    outcome = models.CharField(
+        max_length=10, choices=OwnerCommandOutcome.choices, default=OwnerCommandOutcome.PENDING
+    )
+    reply = models.TextField(blank=True)
+    # The newest message shown in a "the conversation moved on" refusal: the same command again confirms it.
+    stale_through = models.BigIntegerField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "provider_message_id"], name="unique_owner_command")
+        ]
+        indexes = [models.Index(fields=["owner", "account", "-received_at"], name="owner_command_recent")]
+
+    def __str__(self) -> str:
+        return f"Command #{self.pk} ({self.outcome})"
+
+
+class OwnerNoticeKind(models.TextChoices):
+    NOTICE = "notice", "Notification"
+    REPLY = "reply", "Answer to a command"
+
+
+class OwnerNoticeStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    HELD = "held", "Held until you next write (24-hour window closed)"
+    FAILED = "failed", "Failed"
+
+
+class OwnerNotice(models.Model):
+    """A message to the owner's own number: kept, so one held by WhatsApp's window is sent later."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=OwnerNoticeKind.choices, default=OwnerNoticeKind.NOTICE)
+    text = models.TextField()
+    draft = models.ForeignKey("Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The account to send from (the one the owner last wrote to), when known.
+    account = models.ForeignKey(
+        ChannelAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=8, choices=OwnerNoticeStatus.choices, default=OwnerNoticeStatus.QUEUED
+    )
+    via_template = models.BooleanField(default=False)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["owner", "status"], name="owner_notice_status")]
+
+    def __str__(self) -> str:
+        return f"Note #{self.pk} to owner ({self.status})"

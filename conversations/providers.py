@@ -24,6 +24,10 @@ class OutboundText:
     text: str
     to_phone: str = ""
     reply_to_provider_id: str = ""
+    #: WhatsApp's business-scoped user id: the recipient when no phone number is known.
+    to_user_id: str = ""
+    #: A WhatsApp group id: the message goes to the group, never to a member privately.
+    to_group: str = ""
     conversation_id: int | None = None
 
 
@@ -41,6 +45,8 @@ class OutboundTemplate:
     language: str = ""
     to_phone: str = ""
     variables: tuple[tuple[str, str], ...] = ()
+    to_user_id: str = ""
+    to_group: str = ""
     conversation_id: int | None = None
 
 

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations import jobs, window
+from conversations import dashboard_events, jobs, window
 from conversations.escalation import escalate
 from conversations.inbound import Kind
 from conversations.models import (
@@ -186,6 +186,8 @@ def _deliver(provider: ChannelProvider, message: Message) -> SendReceipt:
             account_address=message.account.address,
             to=contact.address,
             to_phone=contact.phone,
+            to_user_id=contact.user_id,
+            to_group=contact.group_id,
             template=str(message.metadata.get("template", "")),
             language=str(message.metadata.get("language", "")),
             conversation_id=message.conversation_id,
@@ -199,6 +201,8 @@ def _deliver(provider: ChannelProvider, message: Message) -> SendReceipt:
             account_address=message.account.address,
             to=contact.address,
             to_phone=contact.phone,
+            to_user_id=contact.user_id,
+            to_group=contact.group_id,
             text=message.text,
             reply_to_provider_id=(message.reply_to.provider_message_id or "") if message.reply_to else "",
             conversation_id=message.conversation_id,
@@ -222,6 +226,7 @@ def _record_accepted(message: Message, provider_message_id: str, *, printed: boo
     """The provider took the message; without a configured provider it was only printed, and says so."""
     now = timezone.now()
     with transaction.atomic():
+        dashboard_events.changed(message.conversation)
         Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
             status=MessageStatus.PRINTED if printed else MessageStatus.SENT,
             provider_message_id=provider_message_id,

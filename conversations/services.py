@@ -157,7 +157,7 @@ def _settle_attention(conversation: Conversation) -> None:
     conversation.status = ConversationStatus.OPEN
 
 
-def _withdraw_pending_drafts(conversation: Conversation, by: User) -> int:
+def _withdraw_pending_drafts(conversation: Conversation, by: User | None) -> int:
     return Draft.objects.filter(conversation=conversation, status=DraftStatus.PENDING).update(
         status=DraftStatus.WITHDRAWN, decided_by=by, decided_at=timezone.now()
     )
@@ -256,6 +256,29 @@ def conversation_release(*, conversation_id: int, by: User) -> Conversation:
             else "Marked the conversation as handled",
             before=before,
             after={"bot_paused": False, "status": conversation.status},
+        )
+        return conversation
+
+
+def conversation_answered_elsewhere(*, conversation_id: int, message: Message) -> Conversation:
+    """The owner wrote to the contact from another app on the same number (a WhatsApp Business
+    app echo): a reply by hand, so the conversation is taken over as `conversation_reply` does."""
+    with transaction.atomic():
+        conversation = _locked_conversation(conversation_id)
+        was_paused = conversation.bot_paused
+        conversation.bot_paused = True
+        conversation.status = ConversationStatus.OPEN
+        conversation.save(update_fields=["bot_paused", "status", "updated_at"])
+        withdrawn = _withdraw_pending_drafts(conversation, None)
+        audit.record(
+            actor=None,
+            action=AuditAction.MANUAL_REPLY,
+            owner_id=conversation.owner_id,
+            conversation=conversation,
+            summary="Replied in the WhatsApp Business app"
+            + ("" if was_paused else " and took the conversation over")
+            + _withdrawn_note(withdrawn),
+            after={"text": message.text, "messages": [message.pk]},
         )
         return conversation
 

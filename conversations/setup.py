@@ -21,6 +21,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from conversations.models import ChannelAccount, OwnerSettings, Provider, Rule, RuleAction, User
+from conversations.origins import clean_origins
 
 #: The categories a new owner starts with. Nothing is delegated until the owner says so.
 DEFAULT_RULES = {
@@ -85,12 +86,21 @@ def configured_accounts() -> dict[str, str]:
     }
     if twilio_number := _e164(settings.TWILIO_WHATSAPP_NUMBER):
         accounts["twilio"] = twilio_number
+    if voice_number := _e164(settings.TWILIO_VOICE_NUMBER):
+        accounts["voice"] = voice_number  # phone calls (Twilio Voice), see docs/architecture.md
     return accounts
 
 
-def chosen_accounts(*, whatsapp: str = "", twilio: str = "", webchat: str = "") -> dict[str, str]:
+def chosen_accounts(
+    *, whatsapp: str = "", twilio: str = "", webchat: str = "", voice: str = ""
+) -> dict[str, str]:
     """The channel accounts named on the command line, e.g. for a second owner (Twilio's as +E.164)."""
-    chosen = {"whatsapp": whatsapp.strip(), "twilio": _e164(twilio), "webchat": webchat.strip()}
+    chosen = {
+        "whatsapp": whatsapp.strip(),
+        "twilio": _e164(twilio),
+        "webchat": webchat.strip(),
+        "voice": _e164(voice),
+    }
     return {provider: address for provider, address in chosen.items() if address}
 
 
@@ -263,7 +273,10 @@ def _link(owner: User, provider: str, address: str, *, move: bool) -> ChannelAcc
         account.owner = owner
         account.save(update_fields=["owner"])
     if provider == Provider.WEBCHAT and address == settings.WEBCHAT_SLUG and settings.WEBCHAT_ALLOWED_ORIGINS:
-        account.allowed_origins = list(settings.WEBCHAT_ALLOWED_ORIGINS)
+        try:
+            account.allowed_origins = clean_origins(list(settings.WEBCHAT_ALLOWED_ORIGINS))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"WEBCHAT_ALLOWED_ORIGINS: {'; '.join(error.args[0])}") from None
         account.save(update_fields=["allowed_origins"])
     return account
 

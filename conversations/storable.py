@@ -42,9 +42,11 @@ def _scrubbed(item: Any) -> Any:
 
 
 def storable_batch(batch: InboundBatch) -> InboundBatch:
-    """The batch with every message, status and error made storable."""
-    return InboundBatch(
-        messages=tuple(_scrubbed(m) for m in batch.messages),
-        statuses=tuple(_scrubbed(s) for s in batch.statuses),
-        errors=tuple(_scrubbed(e) for e in batch.errors),
+    """The batch with every item of every member (messages, statuses, errors, echoes...) made storable."""
+    return dataclasses.replace(
+        batch,
+        **{
+            f.name: tuple(_scrubbed(item) for item in getattr(batch, f.name))
+            for f in dataclasses.fields(batch)
+        },
     )

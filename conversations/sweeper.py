@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations import jobs
+from conversations import daily_digest, followups, jobs, owner_commands, promises
 from conversations.escalation import owners_with_overdue_notifications
 from conversations.models import Conversation, Direction, Message, MessageStatus
 from conversations.receipts import apply_early_statuses
@@ -32,11 +32,18 @@ class SweepResult:
     notifications: int = 0
     interrupted_sends: int = 0
     early_statuses: int = 0
+    followups: int = 0
+    promises: int = 0
+    digests: int = 0
+    owner_phone: int = 0
 
 
-def sweep_stalled_work() -> SweepResult:
-    """Re-schedule overdue work; report sends interrupted mid-flight as of unknown outcome."""
-    now = timezone.now()
+def sweep_stalled_work(now: datetime | None = None) -> SweepResult:
+    """Re-schedule overdue work; report sends interrupted mid-flight as of unknown outcome.
+
+    `now` is for tests that move the clock (due follow-ups and promises); it defaults to the time.
+    """
+    now = now or timezone.now()
     stalled = now - timedelta(seconds=settings.STALLED_WORK_SECONDS)
     result = SweepResult()
 
@@ -80,8 +87,20 @@ def sweep_stalled_work() -> SweepResult:
         jobs.enqueue_now("conversations.tasks.notify_owner_digest", owner_id)
         result.notifications += 1
 
+    # Daily digests that are due, found in the database: a restart or a lost job only delays one.
+    for owner_id in daily_digest.due_owners(now):
+        jobs.enqueue_now(daily_digest.DIGEST_JOB, owner_id)
+        result.digests += 1
+
+    # The owner's commands not yet acted on, and notes to their number not yet sent.
+    result.owner_phone = owner_commands.reschedule_stalled(stalled)
+
     # Receipts that raced their message's id being stored.
     result.early_statuses = apply_early_statuses()
+
+    # Due promises and follow-ups are found in the database, not in the queue: each fires once.
+    result.promises = promises.chase_due(now=now)
+    result.followups = followups.fire_due(now=now)
 
     if any(vars(result).values()):
         logger.info("sweeper re-scheduled stalled work: %s", result)

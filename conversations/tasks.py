@@ -2,7 +2,16 @@
 
 import logging
 
-from conversations import drafting, escalation, sending
+from conversations import (
+    daily_digest,
+    drafting,
+    escalation,
+    followups,
+    jobs,
+    owner_commands,
+    owner_phone,
+    sending,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +42,25 @@ def notify_owner(escalation_id: int) -> None:
 
 def notify_owner_digest(owner_id: int) -> None:
     escalation.notify_owner_digest(owner_id)
+
+
+def send_daily_digest(owner_id: int) -> None:
+    daily_digest.send_digest(owner_id)
+
+
+def notify_owner_draft(draft_id: int) -> None:
+    owner_phone.notify_draft(draft_id)
+
+
+def send_owner_notices(owner_id: int) -> None:
+    owner_phone.send_waiting(owner_id)
+
+
+def run_owner_command(command_id: int) -> None:
+    owner_commands.run(command_id)
+
+
+def fire_followup(followup_id: int) -> None:
+    """Fire a follow-up at its due time; a job that ran early waits again (the sweeper is the backstop)."""
+    if followups.fire(followup_id) is None and (wait := followups.seconds_until_due(followup_id)) > 0:
+        jobs.enqueue_now("conversations.tasks.fire_followup", followup_id, delay=wait)

@@ -147,6 +147,9 @@ GATEKEEPER_JOBS = {
             "conversations.tasks.send_pending",
             "conversations.tasks.notify_owner",
             "conversations.tasks.notify_owner_digest",
+            "conversations.tasks.run_owner_command",
+            "conversations.tasks.send_owner_notices",
+            "conversations.tasks.notify_owner_draft",
         ],
     },
 }
@@ -220,6 +223,12 @@ TWILIO_WHATSAPP_NUMBER = env("TWILIO_WHATSAPP_NUMBER", default="")
 TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="").rstrip("/")
 # Only for webhooks signed with a Twilio SharedKey (they carry X-Twilio-Webhooks-Signature-Settings).
 TWILIO_WEBHOOK_SIGNING_KEY = env("TWILIO_WEBHOOK_SIGNING_KEY", default="")
+# Phone calls (Twilio Voice): the owner's voice number, linked by gatekeeper_setup; the engine's deadline
+# while a caller waits on the line; turns per call and characters per turn before a message is taken.
+TWILIO_VOICE_NUMBER = env("TWILIO_VOICE_NUMBER", default="")
+CALL_ENGINE_TIMEOUT = env.float("CALL_ENGINE_TIMEOUT", default=4.0)
+CALL_MAX_TURNS = env.int("CALL_MAX_TURNS", default=5)
+CALL_TURN_MAX_CHARS = env.int("CALL_TURN_MAX_CHARS", default=1000)
 # Webhook bodies larger than this are refused (Meta's documented maximum is 3 MB).
 WEBHOOK_MAX_BYTES = 3 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES + 1024
@@ -250,6 +259,8 @@ GATEKEEPER_PROVIDERS = {
     },
     # Replies are already in the database; the provider rings the visitor's open pages.
     "webchat": {"BACKEND": "channels_app.webchat.provider.WebChatProvider"},
+    # Calls are answered on the line (TwiML); a text to a caller afterwards is refused, never sent.
+    "voice": {"BACKEND": "channels_app.twilio.voice.provider.VoiceProvider"},
 }
 
 # --- AI engines -----------------------------------------------------------------------------

@@ -10,10 +10,12 @@ import json
 import logging
 import math
 import re
+from datetime import UTC, datetime
 
 import openai
 
 from ai.base import AIClient, AIError, AIReply, ConversationContext
+from ai.promises import FollowUpRequest, PromiseSeen, read_follow_up, read_promises
 from ai.prompt import OUTPUT_KEYS, allowed_categories, build_messages
 from ai.replies import OTHER, holding_reply
 
@@ -135,7 +137,14 @@ class OpenAIEngine(AIClient):
         if not isinstance(content, str) or not content.strip():
             problem = f"the model refused: {refusal}" if refusal else "the model returned no text"
             return _low_confidence("", problem, context.owner_name, extra)
-        reply = parse_answer(content, allowed_categories(context), context.owner_name, extra)
+        reply = parse_answer(
+            content,
+            allowed_categories(context),
+            context.owner_name,
+            extra,
+            now=context.now,
+            time_zone=context.time_zone,
+        )
         if reply.extra.get("malformed"):
             logger.info("AI engine %r gave an unusable answer: %s", self.alias, reply.reason)
         return reply
@@ -182,9 +191,19 @@ def _salvage_reply(text: str) -> str:
 
 
 def parse_answer(
-    content: str, categories: list[str], owner_name: str = "", extra: dict | None = None
+    content: str,
+    categories: list[str],
+    owner_name: str = "",
+    extra: dict | None = None,
+    *,
+    now: datetime | None = None,
+    time_zone: str = "",
 ) -> AIReply:
-    """The model's text as an AIReply: full trust only for one JSON object with the four keys, well typed."""
+    """The model's text as an AIReply: full trust only for one JSON object with the four keys, well typed.
+
+    The optional `follow_up` and `promises` are read when valid; an invalid one is dropped with a
+    note, never a reason to distrust the reply.
+    """
     extra = dict(extra or {})
     text = content.strip()
     fenced = _FENCED_JSON.match(text)
@@ -260,8 +279,35 @@ def parse_answer(
             reason=f"The engine's answer was incomplete ({'; '.join(problems)}). {reason}".strip(),
             extra={**extra, "malformed": True},
         )
+    follow_up, promises = _read_optional(data, now or datetime.now(UTC), time_zone, notes)
     if notes:
+        extra["notes"] = notes
         reason = f"{reason} ({'; '.join(notes)})".strip()
     return AIReply(
-        reply=str(reply).strip(), category=category, confidence=confidence, reason=reason, extra=extra
+        reply=str(reply).strip(),
+        category=category,
+        confidence=confidence,
+        reason=reason,
+        extra=extra,
+        follow_up=follow_up,
+        promises=promises,
     )
+
+
+def _read_optional(
+    data: dict, now: datetime, time_zone: str, notes: list[str]
+) -> tuple[FollowUpRequest | None, tuple[PromiseSeen, ...]]:
+    """The optional `follow_up` and `promises` keys; what is invalid is dropped and noted."""
+    follow_up = None
+    promises: tuple[PromiseSeen, ...] = ()
+    if data.get("follow_up") is not None:
+        try:
+            follow_up = read_follow_up(data["follow_up"], now=now, time_zone=time_zone)
+        except ValueError as exc:
+            notes.append(f"follow_up ignored: {exc}")
+    if data.get("promises"):
+        try:
+            promises = read_promises(data["promises"], now=now, time_zone=time_zone)
+        except ValueError as exc:
+            notes.append(f"promises ignored: {exc}")
+    return follow_up, promises

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from ai.base import AIClient, AIReply, ConversationContext, RuleHint, Turn
+from ai.promises import find_promises
 from ai.prompt import allowed_categories
 from ai.replies import OTHER, category_reply, holding_reply
 
@@ -168,7 +170,13 @@ class RulesEngine(AIClient):
     """Keyword and rule classification with template replies: offline, instant, honest about doubt."""
 
     def generate(self, context: ConversationContext) -> AIReply:
-        """Classify the conversation and answer with the category's template."""
+        """Classify the conversation, answer with the category's template, and note what it promised."""
+        reply = self._classify(context)
+        now = context.now or datetime.now(UTC)
+        promises = find_promises(latest_contact_texts(context.history), now=now, time_zone=context.time_zone)
+        return replace(reply, promises=promises) if promises else reply
+
+    def _classify(self, context: ConversationContext) -> AIReply:
         if context.category:
             return self._answer(
                 context,

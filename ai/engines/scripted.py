@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ai.base import AIClient, AIError, AIReply, ConversationContext
+from ai.promises import read_follow_up, read_promises
 from ai.replies import OTHER, holding_reply
 
 #: Confidence of a scripted answer that does not say.
@@ -80,7 +82,19 @@ class ScriptedEngine(AIClient):
         except (TypeError, ValueError) as exc:
             raise AIError(f"AI engine {self.alias!r}: entry {index} has a bad confidence: {exc}") from exc
         extra = entry.get("extra")
+        now = context.now or datetime.now(UTC)
+        try:
+            follow_up = (
+                read_follow_up(entry["follow_up"], now=now, time_zone=context.time_zone)
+                if entry.get("follow_up") is not None
+                else None
+            )
+            promises = read_promises(entry.get("promises") or [], now=now, time_zone=context.time_zone)
+        except ValueError as exc:
+            raise AIError(f"AI engine {self.alias!r}: entry {index}: {exc}") from exc
         return AIReply(
+            follow_up=follow_up,
+            promises=promises,
             reply=str(entry.get("reply", "")),
             category=str(entry.get("category") or OTHER),
             confidence=min(1.0, max(0.0, confidence)),

@@ -227,7 +227,10 @@ def _validate(payload: dict[str, Any], kind: str) -> str:
     to, recipient = payload.get("to"), payload.get("recipient")
     if to is None and recipient is None:
         return "The parameter to (or recipient) is required."
-    if to is not None and not (isinstance(to, str) and _PHONE.fullmatch(to)):
+    if payload.get("recipient_type") == "group":
+        if not (isinstance(to, str) and to.strip()):
+            return "The parameter to must be a group id when recipient_type is group."
+    elif to is not None and not (isinstance(to, str) and _PHONE.fullmatch(to)):
         return "The parameter to must be a phone number."
     if to is None and not isinstance(recipient, str):
         return "The parameter recipient must be a business-scoped user id."
@@ -243,11 +246,14 @@ def _validate(payload: dict[str, Any], kind: str) -> str:
 
 def _send_response(payload: dict[str, Any]) -> dict[str, Any]:
     to = payload.get("to")
+    message_id = "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x10" + uuid.uuid4().bytes).decode()
+    if payload.get("recipient_type") == "group":
+        # A group send names the group, not a contact (docs/whatsapp-twilio-wire.md, A4).
+        return {"messaging_product": "whatsapp", "messages": [{"id": message_id, "group_id": to}]}
     if to is not None:
         contact = {"input": to, "wa_id": to.lstrip("+")}
     else:
         contact = {"input": payload["recipient"], "user_id": payload["recipient"]}
-    message_id = "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x10" + uuid.uuid4().bytes).decode()
     return {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": message_id}]}
 
 

@@ -13,7 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from channels_app.twilio.addresses import digits, e164, is_whatsapp
+from django.conf import settings
+
+from channels_app.twilio.addresses import WHATSAPP_PREFIX, digits, e164, is_whatsapp
 from conversations.inbound import InboundBatch, InboundMessage, Kind, StatusUpdate
 from conversations.models import MessageStatus
 
@@ -52,6 +54,10 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 #: The signature concatenates names and values without separators, so characters can be moved
 #: from one parameter into its neighbour without breaking it: the format is what pins the SID.
 MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-f]{32}")
+#: A channel address that is a phone number (`+15551230001`), not a user id (`US.1234`).
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{4,30}")
+#: A Twilio account's SID: `AC` and 32 lowercase hex digits.
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 
 Params = Mapping[str, Any]
 
@@ -77,23 +83,48 @@ def parse_inbound(params: Params) -> InboundBatch:
     if not is_whatsapp(sender):
         logger.warning("Twilio webhook: %s is not a WhatsApp message (From is not whatsapp:), skipped", sid)
         return InboundBatch()
-    phone = _value(fields, "WaId") or digits(sender)
+    phone, user_id = sender_identifiers(fields)
+    if not (phone or user_id):
+        raise PayloadError("not a Twilio message webhook: From names neither a number nor a user id")
     kind, text, metadata = _content(fields)
     metadata.update(_context(fields))
     message = InboundMessage(
         provider=PROVIDER,
         account_address=e164(to),
         provider_message_id=sid,
-        sender_address=phone,
+        sender_address=user_id or phone,
         kind=kind,
         text=text,
         sender_phone=phone,
+        sender_user_id=user_id,
         sender_name=_value(fields, "ProfileName"),
         reply_to_provider_id=_value(fields, "OriginalRepliedMessageSid"),
         metadata=metadata,
         raw=fields,
     )
     return InboundBatch(messages=(message,))
+
+
+def sender_identifiers(fields: dict) -> tuple[str, str]:
+    """The sender's phone digits and WhatsApp business-scoped user id.
+
+    `From=whatsapp:+15551230001` is a number; `From=whatsapp:US.1234` is a user id (so is
+    `ExternalUserId`), never read as the number 1234: `US.1234` and `IN.1234` are two people.
+    """
+    address = _value(fields, "From")
+    if address.lower().startswith(WHATSAPP_PREFIX):
+        address = address[len(WHATSAPP_PREFIX) :].strip()
+    user_id = _value(fields, "ExternalUserId")
+    if _PHONE.fullmatch(address):
+        phone = digits(address)
+    else:
+        phone, user_id = "", user_id or address
+    wa_id = _value(fields, "WaId").removeprefix("+")
+    if wa_id.isdigit():
+        phone = wa_id  # WhatsApp's own id of the number, as Meta's wa_id
+    elif wa_id and not user_id:
+        user_id = wa_id
+    return phone, user_id
 
 
 def parse_status(params: Params) -> InboundBatch:
@@ -109,12 +140,17 @@ def parse_status(params: Params) -> InboundBatch:
         log("Twilio status %.40r for %s ignored", twilio_status, sid)
         return InboundBatch()
     account = e164(_value(fields, "From"))
-    if not account:
-        raise PayloadError("not a Twilio status callback: From (our sender) is required")
+    account_sid = _value(fields, "AccountSid")
+    if not account and not ACCOUNT_SID.fullmatch(account_sid):
+        raise PayloadError("not a Twilio status callback: From (our sender) or AccountSid is required")
+    if not account and settings.TWILIO_ACCOUNT_SID and account_sid != settings.TWILIO_ACCOUNT_SID:
+        raise PayloadError("AccountSid is not this installation's Twilio account")
     code = _value(fields, "ErrorCode") if status == MessageStatus.FAILED else ""
     update = StatusUpdate(
         provider=PROVIDER,
+        # Some callbacks carry no From: the stored message names the account (conversations/message_events.py).
         account_address=account,
+        provider_account_id="" if account else account_sid,
         provider_message_id=sid,
         status=status,
         error_code=code,

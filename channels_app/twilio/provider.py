@@ -23,7 +23,8 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from channels_app.twilio.addresses import whatsapp_address
+from channels_app.twilio.addresses import WHATSAPP_PREFIX, whatsapp_address
+from conversations.models import GROUP_ADDRESS_PREFIX
 from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendFailure, SendReceipt
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ RATE_LIMIT_CODES = frozenset({20429, 63018})
 #: Outside the 24-hour window: only a template may go out now.
 WINDOW_CLOSED_CODE = 63016
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+#: A number however it is spelled ("+15551230001", "1 (555) 123-0001"), not a user id ("US.1234").
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{4,30}")
 _CREATE_PREFIX = "Unable to create record: "
 
 
@@ -59,7 +62,7 @@ class TwilioWhatsAppProvider(ChannelProvider):
                 f"text is {len(message.text)} characters, Twilio allows {self.max_text_length}",
                 code="text_too_long",
             )
-        return self._create(message.account_address, message.to_phone or message.to, body=message.text)
+        return self._create(message.account_address, _recipient(message), body=message.text)
 
     def send_template(self, message: OutboundTemplate) -> SendReceipt:
         """Send an approved content template by its Content SID: allowed after the window closed."""
@@ -74,7 +77,7 @@ class TwilioWhatsAppProvider(ChannelProvider):
         fields: dict[str, Any] = {"content_sid": content_sid}
         if message.variables:
             fields["content_variables"] = json.dumps(dict(message.variables))
-        return self._create(message.account_address, message.to_phone or message.to, **fields)
+        return self._create(message.account_address, _recipient(message), **fields)
 
     def close(self) -> None:
         """Release the connection pool (tests and shutdown hooks)."""
@@ -116,7 +119,8 @@ class TwilioWhatsAppProvider(ChannelProvider):
 
     def _create(self, account_address: str, to: str, **fields: Any) -> SendReceipt:
         """POST one message to Twilio's Messages resource and return its SID."""
-        sender, recipient = whatsapp_address(account_address), whatsapp_address(to)
+        sender = whatsapp_address(account_address)
+        recipient = to if to.startswith(WHATSAPP_PREFIX) else whatsapp_address(to)
         if not sender:
             raise SendFailure("no Twilio WhatsApp number to send from", code="no_account")
         if not recipient:
@@ -166,6 +170,22 @@ class TwilioWhatsAppProvider(ChannelProvider):
         if not isinstance(sid, str) or not sid:
             raise SendFailure("Twilio accepted the send but returned no message SID", code="bad_response")
         return SendReceipt(provider_message_id=sid)
+
+
+def _recipient(message: OutboundText | OutboundTemplate) -> str:
+    """`whatsapp:+<number>` when the number is known, else `whatsapp:<user id>` (`whatsapp:US.1234`).
+
+    Groups are not reachable through Twilio: refused rather than sent to a member privately.
+    """
+    if message.to_group or message.to.startswith(GROUP_ADDRESS_PREFIX):
+        raise SendFailure("Twilio cannot send to a WhatsApp group", code="group_unsupported")
+    to = message.to.strip()
+    to = to[len(WHATSAPP_PREFIX) :] if to.lower().startswith(WHATSAPP_PREFIX) else to
+    phone = message.to_phone or (to if _PHONE.fullmatch(to) else "")
+    if _PHONE.fullmatch(phone):
+        return whatsapp_address(phone)
+    user_id = (message.to_user_id or to).strip()
+    return f"{WHATSAPP_PREFIX}{user_id}" if user_id else ""
 
 
 def classify_error(exc: TwilioRestException | TwilioServiceException) -> SendFailure:

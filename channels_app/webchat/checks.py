@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, register
 
 from channels_app.webchat.ratelimit import Rate
+from conversations.origins import clean_origins
 
 
 @register()
@@ -32,6 +33,12 @@ def check_webchat_settings(app_configs=None, **kwargs) -> list[Error]:
             )
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", settings.WEBCHAT_SLUG):
         errors.append(Error("WEBCHAT_SLUG may hold only letters, digits, '-' and '_'.", id="webchat.E003"))
+    try:
+        clean_origins(list(settings.WEBCHAT_ALLOWED_ORIGINS))
+    except ValueError as error:
+        errors.extend(
+            Error(f"WEBCHAT_ALLOWED_ORIGINS: {reason}", id="webchat.E005") for reason in error.args[0]
+        )
     for name in ("WEBCHAT_MAX_TEXT_LENGTH", "WEBCHAT_HISTORY_LIMIT", "WEBCHAT_TOKEN_MAX_AGE"):
         if getattr(settings, name) <= 0:
             errors.append(Error(f"{name} must be a positive number.", id="webchat.E002"))

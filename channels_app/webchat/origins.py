@@ -17,26 +17,9 @@ from django.http.request import validate_host
 
 from channels_app.webchat import chat
 from conversations.models import ChannelAccount
+from conversations.origins import normalize_origin  # the admin stores origins in the form compared here
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _SOCKET_PATH = re.compile(r"^/ws/chat/(?P<slug>[^/]+)/$")
-
-
-def normalize_origin(value: str) -> str | None:
-    """`scheme://host[:port]` in lower case without a default port, or None when it is not an origin."""
-    try:
-        parts = urlsplit(value.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port and port != _DEFAULT_PORTS[parts.scheme]:
-        return f"{parts.scheme}://{host}:{port}"
-    return f"{parts.scheme}://{host}"
 
 
 def account_allows(account: chat.ChatAccount, origin: str) -> bool:

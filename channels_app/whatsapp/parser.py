@@ -8,18 +8,32 @@ message contents.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from conversations.inbound import InboundBatch, InboundMessage, Kind, ProviderError, StatusUpdate
+from conversations.inbound import (
+    InboundBatch,
+    InboundMessage,
+    Kind,
+    OwnerEcho,
+    ProviderError,
+    StatusUpdate,
+)
+from conversations.models import GROUP_ADDRESS_PREFIX
 
 logger = logging.getLogger(__name__)
 
 PROVIDER = "whatsapp"
 WABA_OBJECT = "whatsapp_business_account"
 STATUSES = frozenset({"sent", "delivered", "read", "failed", "played"})
+#: A business-scoped user id: a country code, a dot and up to 128 letters or digits (`US.1349…`).
+USER_ID = re.compile(r"[A-Z]{2}\.[A-Za-z0-9.]{1,140}")
+#: The change field of coexistence: what the owner typed in the WhatsApp Business app.
+ECHO_FIELD = "smb_message_echoes"
 
 _MEDIA_KINDS = {
     "image": Kind.IMAGE,
@@ -61,14 +75,20 @@ def parse_webhook(payload: dict) -> InboundBatch:
     messages: list[InboundMessage] = []
     statuses: list[StatusUpdate] = []
     errors: list[ProviderError] = []
+    echoes: list[OwnerEcho] = []
     for entry in entries:
         changes = entry.get("changes") if isinstance(entry, dict) else None
         if not isinstance(changes, list):
             logger.warning("WhatsApp webhook: entry without a changes list skipped")
             continue
         for change in changes:
+            if isinstance(change, dict) and change.get("field") == ECHO_FIELD:
+                echoes.extend(_parse_echoes(change.get("value")))
+                continue
             _parse_change(change, messages, statuses, errors)
-    return InboundBatch(messages=tuple(messages), statuses=tuple(statuses), errors=tuple(errors))
+    return InboundBatch(
+        messages=tuple(messages), statuses=tuple(statuses), errors=tuple(errors), echoes=tuple(echoes)
+    )
 
 
 def _parse_change(
@@ -131,22 +151,18 @@ def _parse_message(raw: Any, account: str, contacts: _Contacts) -> InboundMessag
     message_id = _string(raw.get("id"))
     if not message_id:
         raise _Skip("no message id")
-    user_id = _string(raw.get("from_user_id"))
-    phone = _string(raw.get("from")).removeprefix("+")
-    sender = user_id or phone
-    if not sender:
+    phone, user_id = _identifiers(_string(raw.get("from")), _string(raw.get("from_user_id")))
+    if not (user_id or phone):
         raise _Skip(f"{message_id} has neither from nor from_user_id")
     contact = contacts.find(user_id, phone)
     if not phone:
-        phone = _string(contact.get("wa_id")).removeprefix("+")
+        phone = _identifiers(_string(contact.get("wa_id")), "")[0]
+    user_id = user_id or _identifiers("", _string(contact.get("user_id")))[1]
+    parent_user_id = _string(raw.get("from_parent_user_id")) or _string(contact.get("parent_user_id"))
     profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
 
     message_type = _string(raw.get("type"))
-    handler = _HANDLERS.get(message_type, _unsupported)
-    try:
-        kind, text, metadata = handler(raw, message_type)
-    except _Skip as exc:
-        raise _Skip(f"{message_id} ({message_type}): {exc}") from None
+    kind, text, metadata = _content(raw, message_type)
 
     reply_to = ""
     context = raw.get("context")
@@ -161,23 +177,108 @@ def _parse_message(raw: Any, account: str, contacts: _Contacts) -> InboundMessag
             metadata["referral"]["welcome_message"] = greeting
     if username := _string(profile.get("username")):
         metadata["username"] = username
-    if parent := _string(raw.get("from_parent_user_id")):
-        metadata["parent_user_id"] = parent
+    if parent_user_id:
+        metadata["parent_user_id"] = parent_user_id
+    name = _string(profile.get("name"))
+    if group_id := _string(raw.get("group_id")):
+        # The conversation is the group's, never the member's: who wrote is kept with the message.
+        metadata["group_id"] = group_id
+        member = {"phone": phone, "user_id": user_id, "name": name}
+        metadata["member"] = {key: value for key, value in member.items() if value}
+        metadata["member"]["label"] = name or (f"+{phone}" if phone else user_id)
+        return InboundMessage(
+            provider=PROVIDER,
+            account_address=account,
+            provider_message_id=message_id,
+            sender_address=GROUP_ADDRESS_PREFIX + group_id,
+            kind=kind,
+            text=text,
+            sent_at=_timestamp(raw.get("timestamp")),
+            reply_to_provider_id=reply_to,
+            metadata=metadata,
+            raw=raw,
+        )
 
     return InboundMessage(
         provider=PROVIDER,
         account_address=account,
         provider_message_id=message_id,
-        sender_address=sender,
+        sender_address=user_id or phone,
         kind=kind,
         text=text,
         sender_phone=phone,
-        sender_name=_string(profile.get("name")),
+        sender_name=name,
+        sender_user_id=user_id,
+        sender_parent_user_id=parent_user_id,
         sent_at=_timestamp(raw.get("timestamp")),
         reply_to_provider_id=reply_to,
         metadata=metadata,
         raw=raw,
     )
+
+
+def _identifiers(phone: str, user_id: str) -> tuple[str, str]:
+    """A phone number (digits only) and a business-scoped user id (`US.1349…`), each where it belongs.
+
+    A user id is never read as a phone number: a `from` that is not digits is a user id.
+    """
+    phone = phone.strip().removeprefix("+")
+    if phone and not phone.isdigit():
+        user_id = user_id or (phone if USER_ID.fullmatch(phone) else "")
+        phone = ""
+    return phone, user_id.strip()
+
+
+def _content(raw: dict, message_type: str) -> _Parsed:
+    """Kind, text and metadata; a message whose content cannot be read (an `errors` list such as
+    131000 and no type object) is still a message: kept as unsupported, with the reason."""
+    handler = _HANDLERS.get(message_type, _unsupported)
+    try:
+        return handler(raw, message_type)
+    except _Skip as exc:
+        logger.warning(
+            "WhatsApp webhook: message %.80s (%.40r) kept as unsupported: %s",
+            _string(raw.get("id")),
+            message_type,
+            exc,
+        )
+        kind, text, metadata = _unsupported(raw, message_type)
+        metadata["problem"] = str(exc)
+        return kind, text, metadata
+
+
+def _parse_echoes(value: Any) -> list[OwnerEcho]:
+    """`message_echoes`: the owner's own messages from the Business app, to one contact each."""
+    metadata = value.get("metadata") if isinstance(value, dict) else None
+    account = _string(metadata.get("phone_number_id")) if isinstance(metadata, dict) else ""
+    if not account:
+        logger.warning("WhatsApp webhook: echo change without metadata.phone_number_id skipped")
+        return []
+    echoes = []
+    for raw in _list(value, "message_echoes"):
+        message_id = _string(raw.get("id")) if isinstance(raw, dict) else ""
+        phone = _string(raw.get("to")).removeprefix("+") if isinstance(raw, dict) else ""
+        user_id = _string(raw.get("to_user_id")) if isinstance(raw, dict) else ""
+        if not message_id or not (phone or user_id):
+            logger.warning("WhatsApp webhook: echo without id or recipient skipped on %s", account)
+            continue
+        kind, text, details = _content(raw, _string(raw.get("type")))
+        echoes.append(
+            OwnerEcho(
+                provider=PROVIDER,
+                account_address=account,
+                provider_message_id=message_id,
+                contact_address=user_id or phone,
+                kind=kind,
+                text=text,
+                contact_phone=phone,
+                contact_user_id=user_id,
+                sent_at=_timestamp(raw.get("timestamp")),
+                metadata=details,
+                raw=raw,
+            )
+        )
+    return echoes
 
 
 def _context_metadata(context: dict) -> dict[str, Any]:
@@ -205,8 +306,10 @@ def _text_message(raw: dict, _type: str) -> _Parsed:
 def _interactive(raw: dict, message_type: str) -> _Parsed:
     interactive = _object(raw, "interactive")
     interactive_type = _string(interactive.get("type"))
+    if interactive_type == "nfm_reply":
+        return _flow_reply(_object(interactive, "nfm_reply"))
     if interactive_type not in ("button_reply", "list_reply"):
-        # Flow answers (nfm_reply) and newer replies need a human until we support them.
+        # Newer replies need a human until we support them.
         kind, text, metadata = _unsupported(raw, message_type)
         metadata["interactive_type"] = interactive_type
         return kind, text, metadata
@@ -306,6 +409,118 @@ def _reaction(raw: dict, _type: str) -> _Parsed:
     return Kind.REACTION, emoji, {"message_id": reacted_to, "emoji": emoji, "removed": not emoji}
 
 
+def _flow_reply(reply: dict) -> _Parsed:
+    """A WhatsApp Flow's answers: `response_json` is a JSON string of the fields the contact filled."""
+    try:
+        response = json.loads(_string(reply.get("response_json")) or "{}")
+    except ValueError:
+        response = {}
+    answers = response if isinstance(response, dict) else {}
+    flow = {
+        "name": _string(reply.get("name")),
+        "body": _string(reply.get("body")),
+        "flow_token": _string(answers.get("flow_token")),
+        "answers": {str(k): v for k, v in answers.items() if k != "flow_token"},
+    }
+    shown = "; ".join(f"{key}: {_plain(value)}" for key, value in flow["answers"].items())
+    return Kind.FLOW, f"Flow reply: {shown}" if shown else "Flow reply (no answers)", {"flow": flow}
+
+
+def _order(raw: dict, _type: str) -> _Parsed:
+    """Catalog items the contact sent as an order: the owner decides, so it is escalated, readably."""
+    order = _object(raw, "order")
+    items = [
+        {
+            "product_retailer_id": _string(item.get("product_retailer_id")),
+            "quantity": _string(item.get("quantity")),
+            "item_price": _string(item.get("item_price")) or _plain(item.get("item_price")),
+            "currency": _string(item.get("currency")),
+        }
+        for item in _list(order, "product_items")
+        if isinstance(item, dict)
+    ]
+    details = {
+        "catalog_id": _string(order.get("catalog_id")),
+        "note": _string(order.get("text")),
+        "items": items,
+    }
+    lines = [
+        f"{item['quantity'] or '?'} x {item['product_retailer_id'] or 'unknown item'}"
+        + (f" ({item['item_price']} {item['currency']})".replace(" )", ")") if item["item_price"] else "")
+        for item in items
+    ]
+    text = "Order: " + ("; ".join(lines) if lines else "no items")
+    if details["note"]:
+        text += f". Note: {details['note']}"
+    return Kind.ORDER, text, {"order": details}
+
+
+def _welcome(_raw: dict, _type: str) -> _Parsed:
+    """The contact opened the chat for the first time: nothing to read, nothing to escalate."""
+    return Kind.WELCOME, "", {"welcome_request": True}
+
+
+def _legacy_voice(raw: dict, _type: str) -> _Parsed:
+    """Older payloads' `type: "voice"`: a voice note, as `audio` with `voice: true` is today."""
+    _kind, text, metadata = _media({**raw, "audio": _object(raw, "voice")}, "audio")
+    return Kind.AUDIO, text, {**metadata, "voice": True}
+
+
+def _edit(raw: dict, _type: str) -> _Parsed:
+    """The contact changed a message: the new content, and which message it replaces."""
+    edit = _object(raw, "edit")
+    original = _string(edit.get("original_message_id"))
+    if not original:
+        raise _Skip("edit.original_message_id is missing")
+    inner = edit.get("message") if isinstance(edit.get("message"), dict) else {}
+    kind, text, metadata = _content(inner, _string(inner.get("type")))
+    return (
+        Kind.EDIT,
+        text,
+        {"original_message_id": original, "edited_kind": kind, "edited_metadata": metadata},
+    )
+
+
+def _revoke(raw: dict, _type: str) -> _Parsed:
+    """The contact deleted a message for everyone."""
+    original = _string(_object(raw, "revoke").get("original_message_id"))
+    if not original:
+        raise _Skip("revoke.original_message_id is missing")
+    return Kind.REVOKE, "", {"original_message_id": original}
+
+
+def _plain(value: Any) -> str:
+    """A short readable form of a Flow answer or price (lists joined, objects as compact JSON)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ", ".join(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return "" if value is None else str(value)
+
+
+def _system(raw: dict, message_type: str) -> _Parsed:
+    """WhatsApp's notice about the contact: a changed number (moved to the new one) or a changed identity."""
+    system = _object(raw, "system")
+    system_type = _string(system.get("type"))
+    body = _string(system.get("body"))
+    metadata: dict[str, Any] = {"system_type": system_type}
+    if system_type == "user_changed_number":
+        new_phone = (_string(system.get("wa_id")) or _string(system.get("new_wa_id"))).removeprefix("+")
+        if not new_phone.isdigit():
+            raise _Skip("user_changed_number without the new wa_id")
+        metadata["new_phone"] = new_phone
+        return Kind.SYSTEM, body or f"The contact changed their number to +{new_phone}", metadata
+    if system_type == "customer_identity_changed":
+        identity = raw.get("identity") if isinstance(raw.get("identity"), dict) else system.get("identity")
+        if isinstance(identity, dict):
+            metadata["identity"] = _scalars(identity)
+        text = body or "The contact's WhatsApp identity changed (new device or reinstall)"
+        return Kind.SYSTEM, text, metadata
+    return _unsupported(raw, message_type)
+
+
 def _unsupported(raw: dict, message_type: str) -> _Parsed:
     metadata: dict[str, Any] = {"type": message_type or "unknown"}
     detail = raw.get(message_type) if message_type else None
@@ -324,6 +539,12 @@ _HANDLERS: dict[str, Callable[[dict, str], _Parsed]] = {
     "location": _location,
     "contacts": _shared_contacts,
     "reaction": _reaction,
+    "system": _system,
+    "order": _order,
+    "request_welcome": _welcome,
+    "voice": _legacy_voice,
+    "edit": _edit,
+    "revoke": _revoke,
     **dict.fromkeys(_MEDIA_KINDS, _media),
 }
 

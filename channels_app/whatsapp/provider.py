@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from conversations.models import GROUP_ADDRESS_PREFIX
 from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendFailure, SendReceipt
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ WINDOW_CLOSED_CODE = 131047
 UNDELIVERABLE_CODE = 131026
 _KNOWN_CODES = RATE_LIMIT_CODES | TRANSIENT_CODES | {WINDOW_CLOSED_CODE, UNDELIVERABLE_CODE}
 
-_PHONE = re.compile(r"\+?[0-9]{5,20}")
+#: A phone number, possibly spelled with spaces or dashes; a user id (`US.1349…`) never matches.
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{4,30}")
 
 
 class MetaWhatsAppProvider(ChannelProvider):
@@ -57,7 +59,7 @@ class MetaWhatsAppProvider(ChannelProvider):
                 code="text_too_long",
             )
         payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
-        payload.update(recipient_fields(message.to, message.to_phone))
+        payload.update(recipient_fields(message.to, message.to_phone, message.to_user_id, message.to_group))
         if message.reply_to_provider_id:
             payload["context"] = {"message_id": message.reply_to_provider_id}
         payload["type"] = "text"
@@ -74,7 +76,7 @@ class MetaWhatsAppProvider(ChannelProvider):
             parameters = [{"type": "text", "text": value} for _, value in message.variables]
             template["components"] = [{"type": "body", "parameters": parameters}]
         payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
-        payload.update(recipient_fields(message.to, message.to_phone))
+        payload.update(recipient_fields(message.to, message.to_phone, message.to_user_id, message.to_group))
         payload["type"] = "template"
         payload["template"] = template
         return _receipt(self._post(message.account_address, payload, action="template"))
@@ -161,14 +163,24 @@ def _receipt(data: dict[str, Any]) -> SendReceipt:
     return SendReceipt(provider_message_id=message_id)
 
 
-def recipient_fields(to: str, to_phone: str = "") -> dict[str, str]:
-    """`to` in E.164 with a "+" when a phone number is known, else the business-scoped user id."""
-    phone = to_phone or (to if _PHONE.fullmatch(to or "") else "")
-    if phone:
-        return {"to": "+" + phone.lstrip("+")}
-    if to:
-        return {"recipient": to}
+def recipient_fields(to: str, to_phone: str = "", to_user_id: str = "", to_group: str = "") -> dict[str, str]:
+    """Who receives a send: a group as a group; else `to` in E.164 with a "+" when a phone number
+    is known, else `recipient`, the business-scoped user id (never read as a phone number)."""
+    if to_group:
+        return {"recipient_type": "group", "to": to_group}
+    if (to or "").startswith(GROUP_ADDRESS_PREFIX):
+        raise SendFailure("a group is addressed by its group id only", code="no_recipient")
+    if phone := _phone_digits(to_phone) or _phone_digits(to):
+        return {"to": f"+{phone}"}
+    if user_id := (to_user_id or to or "").strip():
+        return {"recipient": user_id}
     raise SendFailure("message has no recipient", code="no_recipient")
+
+
+def _phone_digits(value: str) -> str:
+    """The digits of a phone number however it is spelled ("+44 7700 900123"); "" for a user id."""
+    value = (value or "").strip()
+    return re.sub(r"\D", "", value) if _PHONE.fullmatch(value) else ""
 
 
 def classify_error(

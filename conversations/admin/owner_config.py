@@ -16,7 +16,8 @@ from django.utils.text import Truncator
 from conversations import configuration
 from conversations.admin.scoping import OwnerScopedAdmin, RecordAdmin
 from conversations.audit import MASK
-from conversations.models import AuditEntry, Fact, OwnerSettings, Rule, RuleAction
+from conversations.models import AuditEntry, Fact, OwnerSettings, Rule, RuleAction, time_zone_names
+from conversations.origins import clean_origins, origin_lines
 from conversations.templatetags.review import conversation_url
 
 #: Longest list of senders or keywords a rule may carry, and the longest entry (as in the API).
@@ -64,6 +65,43 @@ class LinesField(forms.CharField):
     def has_changed(self, initial: Any, data: Any) -> bool:
         """Compare as lists, so re-saving unchanged lines is no change."""
         return self.to_python(initial) != self.to_python(data)
+
+
+class OriginsField(LinesField):
+    """A chat account's allowed sites, one origin per line, stored in the form the widget's matcher compares."""
+
+    def to_python(self, value: Any) -> list[str]:
+        """The owner's non-empty lines (a pasted JSON list too), trimmed."""
+        return [line.strip() for line in origin_lines(value) if line.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        """Checked line by line in `clean`, so each bad line gets its own reason."""
+
+    def clean(self, value: Any) -> list[str]:
+        """Each line an origin (`https://shop.example`, `http://localhost:8000`), normalized, without repeats."""
+        try:
+            return clean_origins(self.to_python(value))
+        except ValueError as error:
+            raise forms.ValidationError(list(error.args[0])) from None
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        """Compare as lines, so re-saving the same sites is no change."""
+        return self.to_python(initial) != self.to_python(data)
+
+
+class ChannelAccountForm(forms.ModelForm):
+    """A channel account, with the web chat's allowed sites as lines instead of raw JSON.
+
+    No Meta: the admin builds the form for ChannelAccount with every field and this one replaced.
+    """
+
+    allowed_origins = OriginsField(
+        required=False,
+        label="Allowed sites",
+        help_text="Web chat only. One site per line that may embed your chat widget, written as the browser "
+        "names it: https://shop.example or http://localhost:8000 (scheme, host and port only; no path). "
+        "Your own Gatekeeper address is always allowed.",
+    )
 
 
 class RuleForm(forms.ModelForm):
@@ -125,20 +163,65 @@ class FactForm(forms.ModelForm):
         return cleaned
 
 
+def _digest_hours() -> list[tuple[str, str]]:
+    return [("", "Off: no daily digest"), *((str(hour), f"{hour:02d}:00") for hour in range(24))]
+
+
+def _time_zones() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(time_zone_names())]
+
+
 class OwnerSettingsForm(forms.ModelForm):
     """How much the owner delegates, explained in plain words."""
 
+    digest_hour = forms.TypedChoiceField(
+        choices=_digest_hours,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Daily digest at",
+        help_text="Once a day at this hour (in your time zone) you get what was answered on your behalf, "
+        "what waits for you and what was escalated, by email and on your WhatsApp number if you gave one. "
+        "Nothing is sent on a day when nothing happened.",
+    )
+    time_zone = forms.ChoiceField(
+        choices=_time_zones,
+        required=False,  # left out of a post: unchanged (the model's validator refuses an empty one)
+        help_text="Where you are: the daily digest and follow-ups use your local time.",
+    )
+
     class Meta:
         model = OwnerSettings
-        fields = ["approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp"]
+        fields = [
+            "approval_mode",
+            "confidence_threshold",
+            "persona",
+            "notify_email",
+            "notify_whatsapp",
+            "notify_template",
+            "notify_template_language",
+            "forward_calls_to",
+            "digest_hour",
+            "time_zone",
+        ]
         help_texts = {
             "approval_mode": APPROVAL_MODE_HELP,
             "confidence_threshold": "From 0 to 1 (0.75 means 75% sure). Replies the assistant is less sure "
             "of wait for you, and you are told about them.",
             "notify_whatsapp": "Optional: your own WhatsApp number with country code (e.g. +44 7700 900123). "
-            "When something needs you, your gatekeeper's number writes to it with a link. WhatsApp "
+            "When something needs you, your gatekeeper's number writes to it with a link, and held drafts "
+            "with their number: answer ok 12, edit 12 <text>, no 12, take 12 or status from it. WhatsApp "
             "delivers this only within 24 hours of your last message to your gatekeeper's number.",
         }
+
+    def clean_time_zone(self) -> str:
+        """A zone the server knows; left out of the post, the current one (empty is no zone)."""
+        if self.add_prefix("time_zone") not in self.data:
+            return self.instance.time_zone
+        value = self.cleaned_data["time_zone"]
+        if not value:
+            raise forms.ValidationError("Choose your time zone, e.g. Europe/Lisbon.")
+        return value
 
     def clean_confidence_threshold(self) -> float:
         """A threshold outside 0..1 would hold everything or nothing."""
@@ -270,6 +353,8 @@ class OwnerSettingsAdmin(_ConfiguredAdmin):
         "confidence_threshold",
         "notify_email",
         "notify_whatsapp",
+        "digest_hour",
+        "time_zone",
         "owner",
     ]
     list_filter = ["approval_mode"]
@@ -278,7 +363,7 @@ class OwnerSettingsAdmin(_ConfiguredAdmin):
 
     def get_fields(self, request: HttpRequest, obj: OwnerSettings | None = None) -> list[str]:
         """The settings, and their owner for a superuser."""
-        fields = ["approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp"]
+        fields = list(OwnerSettingsForm.Meta.fields)
         return ["owner", *fields] if request.user.is_superuser else fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

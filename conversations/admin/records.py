@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from conversations import configuration
 from conversations.admin.filters import OwnedCategoryFilter
+from conversations.admin.owner_config import ChannelAccountForm
 from conversations.admin.scoping import OwnerScopedAdmin, RecordAdmin
 from conversations.models import ChannelAccount, Contact, Escalation, Message, OwnerSettings, User
 from conversations.selectors import owned
@@ -83,6 +84,7 @@ class ScopedTokenAdmin(OwnerScopedAdmin, TokenAdmin):
 class ChannelAccountAdmin(OwnerScopedAdmin):
     """The owners' WhatsApp numbers and web-chat pages."""
 
+    form = ChannelAccountForm
     list_display = ["__str__", "provider", "address", "owner", "created_at"]
     list_filter = ["provider"]
     list_select_related = ["owner"]
@@ -107,11 +109,22 @@ class ChannelAccountAdmin(OwnerScopedAdmin):
 class ContactAdmin(OwnerScopedAdmin):
     """Who writes to the owners; set a category to pin a contact to it."""
 
-    list_display = ["__str__", "address", "phone", "category", "owner", "created_at"]
+    list_display = [
+        "__str__",
+        "address",
+        "phone",
+        "user_id",
+        "category",
+        "put_through",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["category"]
     list_select_related = ["owner"]
-    search_fields = ["name", "address", "phone"]
+    search_fields = ["name", "address", "phone", "user_id"]
     raw_id_fields = ["owner"]
+    # WhatsApp's identifiers and its identity notice; confirming one is an action on the conversation.
+    readonly_fields = ["user_id", "parent_user_id", "identity_changed_at"]
 
     def get_list_filter(self, request: HttpRequest) -> list:
         """Category names are filtered only from the owner's own contacts."""

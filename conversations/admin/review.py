@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
-from conversations import selectors, services
+from conversations import identity, selectors, services
 from conversations.admin.filters import (
     ConfidenceFilter,
     DraftStatusFilter,
@@ -29,6 +29,7 @@ from conversations.admin.filters import (
     StaleFilter,
     titled,
 )
+from conversations.admin.followups import FollowUpAdminMixin, timeline
 from conversations.admin.forms import APPROVE, REJECT, SAVE, DecisionForm, ReplyForm
 from conversations.admin.scoping import OwnerScopedAdmin
 from conversations.models import Conversation, ConversationStatus, Draft, DraftStatus, Message
@@ -351,7 +352,7 @@ class DraftAdmin(OwnerScopedAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(OwnerScopedAdmin):
+class ConversationAdmin(FollowUpAdminMixin, OwnerScopedAdmin):
     """Conversations, most urgent first; each opens as a chat with its drafts, actions and history."""
 
     list_display = [
@@ -377,12 +378,11 @@ class ConversationAdmin(OwnerScopedAdmin):
     list_select_related = ["contact", "account", "rule"]
     search_fields = ["contact__name", "contact__address", "contact__phone", "messages__text"]
     search_help_text = "Search contacts by name or number, and everything that was written."
-    actions = ["take_over_selected", "release_selected"]
+    actions = ["take_over_selected", "release_selected", "confirm_identity_selected"]
     change_form_template = "admin/conversations/conversation/change_form.html"
 
     class Media:
         css = {"all": ["conversations/review.css"]}
-        js = ["conversations/review.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         """The owner's conversations with their pending-draft count and urgency (ordered once annotated)."""
@@ -463,6 +463,8 @@ class ConversationAdmin(OwnerScopedAdmin):
                 reply_form=ReplyForm(),
                 here=request.get_full_path(),
                 needs_attention=conversation.status == ConversationStatus.NEEDS_ATTENTION,
+                calls=list(conversation.calls.all()[:20]),  # phone calls: status, duration, summary
+                **timeline(conversation),  # open promises and scheduled follow-ups (issue 15)
             )
         return super().change_view(request, object_id, form_url, context)
 
@@ -472,8 +474,10 @@ class ConversationAdmin(OwnerScopedAdmin):
             ("take-over", self.take_over_view, "take_over"),
             ("release", self.release_view, "release"),
             ("reply", self.reply_view, "reply"),
+            ("confirm-identity", self.confirm_identity_view, "confirm_identity"),
         ]
         return [
+            *self.followup_urls(),
             *(
                 path(
                     f"<path:object_id>/{segment}/",
@@ -544,6 +548,36 @@ class ConversationAdmin(OwnerScopedAdmin):
                 request, f"Your reply is queued and {_goes_out(conversation)}", messages.SUCCESS
             )
         return _back(request, conversation_url(conversation.pk, "reply"))
+
+    def confirm_identity_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The owner vouches that a contact whose WhatsApp identity changed is still them."""
+        conversation = self._acting_on(request, object_id)
+        try:
+            identity.confirm_identity(conversation_id=conversation.pk, by=request.user)
+        except identity.NothingToConfirm as refusal:
+            self.message_user(request, str(refusal), messages.WARNING)
+        else:
+            self.message_user(
+                request, "Confirmed: the assistant may act for this contact again.", messages.SUCCESS
+            )
+        return _back(request, conversation_url(conversation.pk))
+
+    @admin.action(
+        permissions=["change"],
+        description="Confirm the contact's identity (after WhatsApp reported a change)",
+    )
+    def confirm_identity_selected(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        """Clear the unverified mark of each selected conversation's contact, with an audit entry."""
+        confirmed = 0
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                identity.confirm_identity(conversation_id=pk, by=request.user)
+            except identity.NothingToConfirm as refusal:
+                self.message_user(request, f"#{pk}: {refusal}", messages.WARNING)
+            else:
+                confirmed += 1
+        if confirmed:
+            self.message_user(request, f"{confirmed} contact identity(ies) confirmed.", messages.SUCCESS)
 
     @admin.action(
         permissions=["change"], description="Take over selected conversations (pause the assistant)"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from conversations.models import (
+    Call,
     CategorySource,
     ChannelAccount,
     Contact,
@@ -22,6 +24,7 @@ from conversations.models import (
     MessageStatus,
     OwnerSettings,
     Rule,
+    validate_time_zone,
 )
 
 #: Longest list of senders or keywords a rule may carry, and the longest entry.
@@ -64,15 +67,49 @@ class OwnerSettingsSerializer(serializers.ModelSerializer):
     """How much the owner delegates; the owner is always the requesting user."""
 
     confidence_threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    digest_hour = serializers.IntegerField(
+        min_value=0,
+        max_value=23,
+        allow_null=True,
+        required=False,
+        help_text="The hour (0-23, in `time_zone`) of the daily digest of what was answered, what waits and "
+        "what was escalated; null: no digest. Nothing is sent on a day when nothing happened.",
+    )
+    time_zone = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="An IANA time-zone name, e.g. America/Sao_Paulo; the digest and follow-ups use it.",
+    )
 
     class Meta:
         model = OwnerSettings
-        fields = ["approval_mode", "confidence_threshold", "persona", "notify_email", "notify_whatsapp"]
+        fields = [
+            "approval_mode",
+            "confidence_threshold",
+            "persona",
+            "notify_email",
+            "notify_whatsapp",
+            "notify_template",
+            "notify_template_language",
+            "forward_calls_to",
+            "digest_hour",
+            "time_zone",
+            "last_digest_at",
+        ]
+        read_only_fields = ["last_digest_at"]
 
     def validate_confidence_threshold(self, value: float) -> float:
         """NaN passes min/max comparisons, so refuse it explicitly."""
         if not math.isfinite(value):
             raise serializers.ValidationError("Must be a number from 0 to 1.")
+        return value
+
+    def validate_time_zone(self, value: str) -> str:
+        """A zone the server knows, spelled as the zone database spells it."""
+        try:
+            validate_time_zone(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
         return value
 
 
@@ -245,13 +282,23 @@ class ConversationSerializer(serializers.ModelSerializer):
         return conversation.claims_to_be or None
 
 
+class CallSerializer(serializers.ModelSerializer):
+    """One phone call on a `voice` conversation; its transcript is the messages carrying its `call_sid`."""
+
+    class Meta:
+        model = Call
+        fields = ["call_sid", "status", "duration", "outcome", "turns", "summary", "started_at", "ended_at"]
+        read_only_fields = fields
+
+
 class ConversationDetailSerializer(ConversationSerializer):
-    """A conversation with all its messages, oldest first."""
+    """A conversation with all its messages, oldest first (and, on the `voice` channel, its calls)."""
 
     messages = MessageSerializer(many=True, read_only=True)
+    calls = CallSerializer(many=True, read_only=True, help_text="Phone calls, newest first; empty elsewhere.")
 
     class Meta(ConversationSerializer.Meta):
-        fields = [*ConversationSerializer.Meta.fields, "messages"]
+        fields = [*ConversationSerializer.Meta.fields, "messages", "calls"]
         read_only_fields = fields
 
 

@@ -26,4 +26,5 @@ urlpatterns = [
     re_path(r"^api/docs/?$", docs.api_docs, name="api-docs"),
     *router.urls,
     re_path(r"", include("conversations.api.window_urls")),
+    re_path(r"", include("conversations.api.followup_urls")),
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -265,3 +266,25 @@ def escalation_reason(value: str | None) -> str:
     if not value:
         return ""
     return EscalationReason(value).label if value in EscalationReason.values else str(value)
+
+
+@register.simple_tag(takes_context=True)
+def live_dashboard(context: template.Context) -> SafeString:
+    """The live page's anchor: the socket's path and what waits (for the title), plus review.js.
+
+    review.js opens `WS /ws/dashboard/` and, on each doorbell, fetches the page again and swaps its
+    `data-gk-live` parts; the count of pending drafts and conversations needing attention goes
+    into the title as "(3) ...". Nothing for a visitor without a staff session.
+    """
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_active or not user.is_staff:
+        return mark_safe("")
+    counts = selectors.review_counts(user)
+    return format_html(
+        '<span id="gk-live" hidden data-gk-socket="{}" data-gk-waiting="{}"></span>'
+        '<script src="{}" defer></script>',
+        "/ws/dashboard/",
+        counts.pending_drafts + counts.needs_attention,
+        static("conversations/review.js"),
+    )

@@ -21,6 +21,12 @@ def test_settings_are_created_with_safe_defaults_on_first_read(client_a, owner_a
         "persona",
         "notify_email",
         "notify_whatsapp",
+        "notify_template",
+        "notify_template_language",
+        "digest_hour",
+        "time_zone",
+        "last_digest_at",
+        "forward_calls_to",
     }
     assert OwnerSettings.objects.filter(owner=owner_a).count() == 1
 
@@ -59,6 +65,49 @@ def test_settings_refuse_an_unknown_approval_mode(client_a):
 
     assert response.status_code == 400
     assert "approval_mode" in response.json()
+
+
+def test_settings_set_the_digest_hour_and_time_zone(client_a, owner_a, settings):
+    settings.TIME_ZONE = "UTC"
+    first = client_a.get("/user-settings/").json()
+    response = client_a.patch(
+        "/user-settings/", {"digest_hour": 18, "time_zone": "America/Sao_Paulo"}, format="json"
+    )
+    off = client_a.patch("/user-settings/", {"digest_hour": None}, format="json")
+
+    assert (first["digest_hour"], first["time_zone"]) == (8, "UTC")
+    assert response.status_code == 200, response.content
+    assert (response.json()["digest_hour"], response.json()["time_zone"]) == (18, "America/Sao_Paulo")
+    assert off.status_code == 200 and off.json()["digest_hour"] is None
+    saved = OwnerSettings.objects.get(owner=owner_a)
+    assert (saved.digest_hour, saved.time_zone) == (None, "America/Sao_Paulo")
+
+
+@pytest.mark.parametrize("hour", [-1, 24, 7.5, "noon"])
+def test_settings_refuse_a_digest_hour_outside_0_to_23(client_a, owner_a, hour):
+    response = client_a.patch("/user-settings/", {"digest_hour": hour}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["digest_hour"]
+    assert OwnerSettings.objects.get(owner=owner_a).digest_hour == 8
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "america/sao_paulo", "../../etc/passwd", "", "UTC+3"])
+def test_settings_refuse_an_unknown_time_zone_with_a_reason(client_a, owner_a, zone):
+    response = client_a.patch("/user-settings/", {"time_zone": zone}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["time_zone"]
+    assert OwnerSettings.objects.get(owner=owner_a).time_zone != zone
+
+
+def test_settings_last_digest_at_is_read_only(client_a, owner_a):
+    client_a.get("/user-settings/")
+    before = OwnerSettings.objects.get(owner=owner_a).last_digest_at
+
+    client_a.patch("/user-settings/", {"last_digest_at": "2020-01-01T00:00:00Z"}, format="json")
+
+    assert OwnerSettings.objects.get(owner=owner_a).last_digest_at == before
 
 
 def test_settings_cannot_be_replaced_with_put(client_a):

@@ -29,7 +29,7 @@ from conversations.escalation import (
     notify_owner_digest,
     review_queue_url,
 )
-from conversations.models import Escalation, EscalationReason, OwnerSettings
+from conversations.models import Draft, Escalation, EscalationReason, OwnerSettings
 from conversations.sweeper import sweep_stalled_work
 
 pytestmark = pytest.mark.django_db
@@ -131,7 +131,10 @@ def test_the_whatsapp_note_follows_the_same_batching(owner, graph_api, deliver, 
     notes = [sent.text for sent in graph_api.sent_texts() if sent.to == "+447700900123"]
     assert len(notes) == len(mail.outbox) == 2
     assert notes[0].startswith("Gatekeeper needs you: Company 1 (")
-    assert notes[1] == f"Gatekeeper needs you: Company 2 and 3 more.\n{review_queue_url()}"
+    assert notes[1].startswith("Gatekeeper needs you: Company 2 and 3 more.\n")
+    assert notes[1].endswith(f"\n{review_queue_url()}")
+    held = Draft.objects.filter(conversation__contact__name__in=[f"Company {n}" for n in range(2, 6)])
+    assert all(f"#{draft.pk} " in notes[1] for draft in held), "each held draft is listed with its number"
 
 
 def test_two_owners_are_batched_independently(owner_a, owner_b, escalate_in, run_jobs, interval):

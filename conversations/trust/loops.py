@@ -62,10 +62,15 @@ def loop_findings(
     if in_a_row >= AUTOMATIC_REPLIES_LIMIT:
         reasons.append(f"{in_a_row} automatic replies in a row without you")
     new_ids = {message.pk for message in unanswered}
+    # An edited message now holds the words its correction repeats as a turn of its own
+    # (conversations/message_events.py): that is one message, not the same one sent twice.
     earlier = {
         fold(m.text)
         for m in history
-        if m.direction == Direction.IN and m.pk not in new_ids and len(m.text.strip()) >= MIN_REPEATED_LENGTH
+        if m.direction == Direction.IN
+        and m.pk not in new_ids
+        and m.edited_at is None
+        and len(m.text.strip()) >= MIN_REPEATED_LENGTH
     }
     if any(fold(m.text) in earlier for m in unanswered):
         reasons.append("the company sent the same message again")

@@ -82,7 +82,7 @@ def establish(conversation: Conversation, policy: Policyholder, texts: Sequence[
     contact = conversation.contact
     if contact.category:
         return Category(contact.category, policy.rule_for(contact.category), CategorySource.CONTACT)
-    addresses = (contact.address, contact.phone)
+    addresses = (contact.address, contact.phone, contact.user_id)
     for rule in policy.rules:
         if any(sender_matches(entry, addresses) for entry in rule.match_senders or ()):
             return Category(rule.category, rule, CategorySource.SENDER)
@@ -186,6 +186,22 @@ def claimed_company(display_name: str, names: Iterable[str]) -> str | None:
         if _resembles(claimed, _name_words(name)):
             return name
     return None
+
+
+def changed_identity_findings(contact: Contact) -> list[Finding]:
+    """WhatsApp said the contact's identity changed (new device, reinstall, or someone else): until the
+    owner confirms it is still them, nothing goes out in their conversation by itself."""
+    if contact.identity_changed_at is None:
+        return []
+    return [
+        Finding(
+            UNVERIFIED_SENDER,
+            ESCALATE,
+            (),
+            f"Unverified: WhatsApp reported on {contact.identity_changed_at:%Y-%m-%d %H:%M} UTC that this "
+            "contact's identity changed. Confirm it is still them on the conversation page.",
+        )
+    ]
 
 
 def unverified_findings(display_name: str, address: str, claim: str) -> list[Finding]:

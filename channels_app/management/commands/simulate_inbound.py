@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from channels_app.twilio.addresses import e164
 from channels_app.twilio.payloads import TEST_ACCOUNT_SID, inbound_text_params
 from channels_app.twilio.signature import SIGNATURE_HEADER, sign
+from channels_app.twilio.voice.simulate import TWILIO_VOICE, simulate_call
 from channels_app.whatsapp.signature import sign as sign_meta
 from channels_app.whatsapp_payloads import encode, text_message_payload
 from conversations.models import ChannelAccount, Provider
@@ -28,16 +29,21 @@ class Command(BaseCommand):
         parser.add_argument("text", help="What the provider writes, e.g. 'Your bill is ready'.")
         parser.add_argument(
             "--provider",
-            choices=[Provider.WHATSAPP, Provider.TWILIO],
+            choices=[Provider.WHATSAPP, Provider.TWILIO, TWILIO_VOICE],
             default=Provider.WHATSAPP,
-            help="Whose webhook to imitate: Meta's Cloud API (whatsapp) or Twilio (twilio).",
+            help="Whose webhook to imitate: Meta's Cloud API (whatsapp), Twilio (twilio), or a phone call "
+            "through Twilio Voice (twilio-voice: the call rings, the text is said, the caller hangs up).",
         )
         parser.add_argument("--from", dest="sender", default="15550001111", help="Sender's WhatsApp number.")
         parser.add_argument("--name", default="Acme Mobile", help="Sender's WhatsApp profile name.")
         parser.add_argument(
             "--phone-number-id", default="", help="Meta: your business number's phone_number_id."
         )
-        parser.add_argument("--to", default="", help="Twilio: your Twilio WhatsApp number (+E.164).")
+        parser.add_argument(
+            "--to",
+            default="",
+            help="Twilio: your Twilio WhatsApp number, or voice number for a call (+E.164).",
+        )
         parser.add_argument("--url", default="", help="Server base URL (default: PUBLIC_BASE_URL).")
 
     def handle(
@@ -48,6 +54,9 @@ class Command(BaseCommand):
                 'The message text is empty: give what the company writes, e.g. simulate_inbound "Your bill is ready".'
             )
         base = (url or settings.PUBLIC_BASE_URL).rstrip("/")
+        if provider == TWILIO_VOICE:
+            simulate_call(self.stdout, base, text=text, caller=sender, name=name, to=options["to"])
+            return
         if provider == Provider.TWILIO:
             target, content, headers = self._twilio(
                 base, text=text, sender=sender, name=name, to=options["to"]

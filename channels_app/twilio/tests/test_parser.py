@@ -8,7 +8,7 @@ import pytest
 from django.http import QueryDict
 
 from channels_app.twilio.parser import PayloadError, form_fields, parse_inbound, parse_status
-from channels_app.twilio.tests.helpers import TWILIO_NUMBER, fixture_names, fixture_params
+from channels_app.twilio.tests.helpers import ACCOUNT_SID, TWILIO_NUMBER, fixture_names, fixture_params
 from conversations.inbound import InboundMessage, Kind, StatusUpdate
 from conversations.models import MessageStatus
 
@@ -225,6 +225,25 @@ def test_an_error_code_on_a_receipt_that_is_not_a_failure_is_not_kept():
 def test_a_callback_without_sid_status_or_sender_is_refused(missing):
     params = fixture_params("status_sent")
     params.pop(missing)
+    if missing == "From":
+        params.pop("AccountSid")  # with it, the stored message names the account
     params.pop({"MessageSid": "SmsSid", "MessageStatus": "SmsStatus"}.get(missing, "-"), None)
     with pytest.raises(PayloadError):
+        parse_status(params)
+
+
+def test_a_callback_without_from_is_matched_by_account_sid_and_message_sid():
+    params = fixture_params("status_undelivered_no_from")
+    update = only_status(params)
+    assert (update.account_address, update.provider_account_id) == ("", ACCOUNT_SID)
+    assert (update.provider_message_id, update.status, update.error_code) == (
+        params["MessageSid"],
+        "failed",
+        "63024",
+    )
+
+
+def test_a_callback_without_from_from_another_twilio_account_is_refused():
+    params = {**fixture_params("status_undelivered_no_from"), "AccountSid": "AC" + "b" * 32}
+    with pytest.raises(PayloadError, match="AccountSid"):
         parse_status(params)

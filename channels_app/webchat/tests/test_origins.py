@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channels_app.webchat.chat import ChatAccount
+from channels_app.webchat.checks import check_webchat_settings
 from channels_app.webchat.origins import account_allows, frame_ancestors, normalize_origin
 
 
@@ -41,3 +42,14 @@ def test_frame_ancestors_lists_this_server_and_the_valid_allowed_sites():
     assert frame_ancestors(account()) == "'self'"
     listed = account("https://a.example", "https://a.example/", "data:x", "http://b.example:81")
     assert frame_ancestors(listed) == "'self' https://a.example http://b.example:81"
+
+
+def test_a_configured_site_that_can_never_match_fails_the_start_up_check(settings):
+    settings.WEBCHAT_ALLOWED_ORIGINS = ["https://shop.example", "https://shop.example/chat", "*.example.com"]
+
+    errors = [error for error in check_webchat_settings() if error.id == "webchat.E005"]
+
+    assert [error.msg for error in errors] == [
+        "WEBCHAT_ALLOWED_ORIGINS: https://shop.example/chat — an origin has no path",
+        "WEBCHAT_ALLOWED_ORIGINS: *.example.com — wildcards are not supported; list each site",
+    ]

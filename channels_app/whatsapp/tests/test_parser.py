@@ -36,8 +36,8 @@ def first_message_of(payload: dict) -> dict:
 def test_every_fixture_parses_into_something(name):
     batch = parse_webhook(fixture_payload(name))
     assert isinstance(batch, InboundBatch)
-    assert batch.messages or batch.statuses or batch.errors
-    for item in (*batch.messages, *batch.statuses, *batch.errors):
+    assert batch.messages or batch.statuses or batch.errors or batch.echoes
+    for item in (*batch.messages, *batch.statuses, *batch.errors, *batch.echoes):
         assert item.provider == "whatsapp"
         assert item.account_address
 
@@ -226,12 +226,13 @@ def test_list_row_tap_reads_as_its_title_and_keeps_the_description():
     assert message.metadata["description"] == "Next Day to 2 Days"
 
 
-def test_flow_answers_are_unsupported_for_now():
+def test_a_flow_answer_without_response_json_is_still_a_flow_reply():
     payload = fixture_payload("interactive_button_reply")
     first_message_of(payload)["interactive"] = {"type": "nfm_reply", "nfm_reply": {"body": "Sent"}}
     message = parse_webhook(payload).messages[0]
-    assert message.kind == Kind.UNSUPPORTED
-    assert message.metadata["interactive_type"] == "nfm_reply"
+    assert message.kind == Kind.FLOW
+    assert message.text == "Flow reply (no answers)"
+    assert message.metadata["flow"]["answers"] == {}
 
 
 def test_template_quick_reply_button_reads_as_its_text():
@@ -280,9 +281,7 @@ def test_unsupported_message_keeps_its_type_error_and_raw():
     assert message.raw == first_message_of(fixture_payload("unsupported"))
 
 
-@pytest.mark.parametrize(
-    "message_type", ["unknown", "system", "order", "request_welcome", "brand_new_type", ""]
-)
+@pytest.mark.parametrize("message_type", ["unknown", "system", "brand_new_type", ""])
 def test_any_other_type_is_unsupported_with_the_raw_kept(message_type):
     payload = fixture_payload("text")
     first_message_of(payload)["type"] = message_type
@@ -411,8 +410,19 @@ def test_malformed_pieces_are_skipped_and_logged_without_losing_the_rest(caplog)
     with caplog.at_level(logging.WARNING, logger="channels_app.whatsapp.parser"):
         batch = parse_webhook(payload)
 
-    assert [m.provider_message_id for m in batch.messages] == ["wamid.bad-time", good["id"]]
-    assert batch.messages[0].sent_at is None
+    # A message with an id and a sender is kept even when its content cannot be read: the owner
+    # must learn the contact wrote (it is stored as unsupported and escalated).
+    kept = [m.provider_message_id for m in batch.messages]
+    assert kept == [
+        "wamid.bad-text",
+        "wamid.bad-image",
+        "wamid.bad-location",
+        "wamid.bad-reaction",
+        "wamid.bad-time",
+        good["id"],
+    ]
+    assert all(m.kind == Kind.UNSUPPORTED and m.metadata["problem"] for m in batch.messages[:4])
+    assert batch.messages[4].sent_at is None
     assert [s.provider_message_id for s in batch.statuses] == ["wamid.y"]
     assert [e.code for e in batch.errors] == ["131000"]
     assert "wamid.bad-text" in caplog.text and "wamid.bad-reaction" in caplog.text

@@ -30,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--whatsapp", default="", metavar="PHONE_NUMBER_ID", help="Meta number to link.")
         parser.add_argument("--twilio", default="", metavar="NUMBER", help="Twilio WhatsApp sender to link.")
         parser.add_argument("--webchat", default="", metavar="SLUG", help="Web-chat page to link.")
+        parser.add_argument("--voice", default="", metavar="NUMBER", help="Twilio voice number (calls).")
         parser.add_argument("--no-channels", action="store_true", help="Link no channel account.")
         parser.add_argument(
             "--move-channels",
@@ -40,7 +41,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, username, password, email, **options):
         chosen = chosen_accounts(
-            whatsapp=options["whatsapp"], twilio=options["twilio"], webchat=options["webchat"]
+            whatsapp=options["whatsapp"],
+            twilio=options["twilio"],
+            webchat=options["webchat"],
+            voice=options["voice"],
         )
         accounts = {} if options["no_channels"] else chosen or configured_accounts()
         initial = settings.GATEKEEPER_PASSWORD if username == settings.GATEKEEPER_OWNER else ""

@@ -1,0 +1,1 @@
+"""Twilio Voice: the owner's phone number answered by the assistant (docs/architecture.md, "Phone calls")."""

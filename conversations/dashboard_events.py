@@ -1,0 +1,145 @@
+"""Doorbells for the owner's open dashboard pages: "something of yours changed, fetch it again".
+
+The domain calls `changed()` inside its transactions (a message stored, a draft written or decided,
+a conversation escalated, taken over or handed back). Nothing is sent then: the conversations of
+one transaction are collected and, on commit, each owner's group hears one `dashboard.changed`
+event, and the operators' group one for the whole batch. A rolled-back change rings nothing.
+
+Events carry only conversation ids; a page reads what is new over HTTP, through the same scoped
+admin views, so the layer (at most once, may drop) is never the record. A send never fails the
+caller: with the layer down it is logged and dropped, and the page catches up on its next event or
+reconnect. As in web chat, a send from a thread goes to the server's loop when this process serves
+sockets (the in-memory layer only works there), else through its own loop (Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+logger = logging.getLogger(__name__)
+
+#: The consumer method the event calls (`dashboard_changed`).
+CHANGED = "dashboard.changed"
+#: Operators (superusers) see every owner's conversations, as in the admin.
+OPERATORS_GROUP = "dashboard.operators"
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+_local = threading.local()
+
+
+class OwnedConversation(Protocol):
+    pk: int
+    owner_id: int
+
+
+def owner_group(owner_id: int) -> str:
+    """The group of one owner's dashboard sockets."""
+    return f"dashboard.owner.{int(owner_id)}"
+
+
+def changed(*conversations: OwnedConversation) -> None:
+    """Conversations changed in the current transaction; their owners' pages hear it on commit."""
+    for conversation in conversations:
+        changed_ids(conversation.owner_id, conversation.pk)
+
+
+def changed_ids(owner_id: int, conversation_id: int | None = None) -> None:
+    """As `changed()`, by ids (`conversation_id` None: something of the owner's outside a conversation)."""
+    try:
+        batch = _current_batch()
+        batch.owners.setdefault(int(owner_id), set())
+        if conversation_id is not None:
+            batch.owners[int(owner_id)].add(int(conversation_id))
+    except Exception:  # a doorbell never breaks the change it announces
+        logger.exception("could not note a dashboard change of owner %s", owner_id)
+
+
+@dataclass(eq=False)
+class _Batch:
+    """The owners and conversations one transaction changed, flushed once on commit."""
+
+    owners: dict[int, set[int]] = field(default_factory=dict)
+
+    def flush(self) -> None:
+        if getattr(_local, "batch", None) is self:
+            _local.batch = None
+        owners, self.owners = self.owners, {}
+        if owners:
+            publish(owners)
+
+
+def _current_batch() -> _Batch:
+    """This transaction's batch: reused while its commit callback is still pending, else a new one.
+
+    A rolled-back transaction drops its callbacks, and so its batch: the next change starts afresh.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    batch = getattr(_local, "batch", None)
+    pending = connection.run_on_commit if connection.in_atomic_block else []
+    if batch is not None and any(callback == batch.flush for _, callback, *_ in pending):
+        return batch
+    batch = _Batch()
+    _local.batch = batch if connection.in_atomic_block else None
+    transaction.on_commit(batch.flush)
+    return batch
+
+
+def publish(owners: dict[int, Iterable[int]]) -> None:
+    """Ring each owner's group once, and the operators' group once, with the conversations that changed."""
+    everything = sorted({pk for ids in owners.values() for pk in ids})
+    for owner_id, ids in owners.items():
+        _send(owner_group(owner_id), sorted(ids))
+    _send(OPERATORS_GROUP, everything)
+
+
+def remember_server_loop() -> None:
+    """Called by the dashboard consumer: the loop that serves sockets in this process."""
+    global _server_loop
+    loop = asyncio.get_running_loop()
+    if _server_loop is not loop:
+        with _loop_lock:
+            _server_loop = loop
+
+
+def _send(group: str, conversation_ids: list[int]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    event = {"type": CHANGED, "conversations": conversation_ids, "at": time.time()}
+    loop = _server_loop
+    try:
+        if loop is not None and loop.is_running() and not loop.is_closed():
+            if _running_loop() is loop:
+                loop.create_task(layer.group_send(group, event))
+            else:
+                future = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
+                future.add_done_callback(_log_failure)
+        elif not isinstance(layer, InMemoryChannelLayer):
+            async_to_sync(layer.group_send)(group, event)
+        # else: an in-memory layer and no dashboard socket ever opened in this process: nobody listens.
+    except Exception:
+        logger.warning("dashboard event for %s dropped (channel layer unavailable)", group, exc_info=True)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _log_failure(future: Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("dashboard event dropped: %s", future.exception())
