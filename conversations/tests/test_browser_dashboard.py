@@ -287,6 +287,13 @@ def test_the_dashboard_fits_the_screen_and_its_buttons_are_reachable(install, br
         ("the draft's text box", ".gk-decide textarea"),
     ]:
         _on_screen(page, f"#draft-{upsell['id']} {selector}", what=name, tap=phone)
+    for name, selector in [
+        ("Schedule the follow-up", ".gk-followup-form button[type=submit]"),
+        ("the follow-up's amount", ".gk-followup-form input[name=amount]"),
+        ("the follow-up's unit", ".gk-followup-form select[name=unit]"),
+        ("the follow-up's text box", ".gk-followup-form textarea"),
+    ]:
+        _on_screen(page, selector, what=name, tap=phone)
     page.locator(".gk-header").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / f"conversation-{size}.png"), full_page=True)
 
