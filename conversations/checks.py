@@ -2,7 +2,8 @@
 
 A wrong dotted path or an unknown short name is an Error with a hint, so `manage.py` (migrate,
 the server, the workers) stops before a webhook is acknowledged and its reply cannot be sent.
-An install that still sets GATEKEEPER_PROVIDERS gets a Warning naming what replaced it.
+An install that still sets GATEKEEPER_PROVIDERS, or the EMAIL_BACKEND variable, gets a Warning naming
+what replaced it.
 """
 
 from __future__ import annotations
@@ -71,5 +72,21 @@ def check_renamed_provider_setting(app_configs=None, **kwargs) -> list[CheckMess
                 "OPTIONS to the WHATSAPP_* and TWILIO_* settings (README, Configuration)."
             ),
             id="conversations.W001",
+        )
+    ]
+
+
+@register()
+def check_renamed_email_setting(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """conversations.W002: the mail backend comes from the former EMAIL_BACKEND variable, read this release only."""
+    old = getattr(settings, "LEGACY_EMAIL_BACKEND", "")
+    if not old:
+        return []
+    return [
+        Warning(
+            f"EMAIL_BACKEND={old!r} in the environment is read for this release only.",
+            hint="Say where mail goes with EMAIL_URL instead (smtp+tls://user:pass@host:587, "
+            "consolemail://, filemail:///path) and remove EMAIL_BACKEND.",
+            id="conversations.W002",
         )
     ]

@@ -283,7 +283,10 @@ GATEKEEPER_PASSWORD = env("GATEKEEPER_PASSWORD", default="")
 # EMAIL_URL alone says where mail goes (smtp+tls://user:pass@host:587, filemail:///path, ...);
 # unset, emails are printed in the log.
 _email = env.email_url("EMAIL_URL", default="consolemail://")
-EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+# The former EMAIL_BACKEND variable (a dotted path) still picks the backend in this release when
+# EMAIL_URL is unset, with check conversations.W002 naming EMAIL_URL.
+LEGACY_EMAIL_BACKEND = "" if env("EMAIL_URL", default="") else env("EMAIL_BACKEND", default="")
+EMAIL_BACKEND = LEGACY_EMAIL_BACKEND or _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
 EMAIL_PORT = _email["EMAIL_PORT"] or 25
 EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""

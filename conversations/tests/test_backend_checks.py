@@ -91,3 +91,13 @@ def test_the_old_gatekeeper_providers_setting_is_still_read_with_a_warning(setti
     assert warning.level == WARNING and "CHANNEL_PROVIDERS" in warning.hint
     assert isinstance(get_provider("webchat"), WebChatProvider)  # a channel it does not name
     call_command("check")  # a warning: a running install keeps starting
+
+
+def test_the_former_email_backend_variable_is_named_with_its_replacement(settings):
+    settings.LEGACY_EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
+    [warning] = found("conversations.W002")
+
+    assert warning.level == WARNING and "EMAIL_BACKEND" in warning.msg and "EMAIL_URL" in warning.hint
+    settings.LEGACY_EMAIL_BACKEND = ""
+    assert found("conversations.W002") == []

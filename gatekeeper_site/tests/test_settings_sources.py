@@ -71,3 +71,14 @@ def test_ai_engine_names_the_engine_and_without_email_url_mail_is_printed(tmp_pa
     assert values["AI_ENGINE"] == "openai"
     assert values["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     assert values["EMAIL_USE_TLS"] is False
+
+
+def test_an_install_still_on_email_backend_keeps_it_when_email_url_is_unset_and_is_told(tmp_path: Path):
+    dummy = "django.core.mail.backends.dummy.EmailBackend"
+    env = production_env(tmp_path, EMAIL_URL=None, EMAIL_BACKEND=dummy)
+
+    checked = manage("check", env=env)
+
+    assert shown(env)["EMAIL_BACKEND"] == dummy
+    assert checked.returncode == 0, checked.stderr
+    assert "conversations.W002" in checked.stderr
