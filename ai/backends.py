@@ -11,6 +11,7 @@ while `ai` may import nothing above it.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 
 from django.core.checks import Error
@@ -39,12 +40,34 @@ def load_backend(setting: str, value: object, short_names: Mapping[str, str] | N
         raise ImproperlyConfigured(f"{setting}={shown} cannot be imported: {exc}") from exc
 
 
-def check_backend(
-    setting: str, value: object, *, id: str, short_names: Mapping[str, str] | None = None, example: str = ""
-) -> list[Error]:
-    """A system check Error, with a hint, when `value` does not load; nothing when it does."""
+def find_backend(setting: str, value: object, short_names: Mapping[str, str] | None = None) -> None:
+    """Like `load_backend`, but only finds the class's module, without importing it.
+
+    For backends configured but not in use (an engine other than AI_ENGINE): a misspelt module
+    is still caught at start-up, without every `manage.py` command paying for a heavy SDK import.
+    """
+    path = dotted_path(setting, value, short_names)
+    module = path.rpartition(".")[0]
     try:
-        load_backend(setting, value, short_names)
+        found = importlib.util.find_spec(module)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"{setting}={value!r} cannot be imported: {exc}") from exc
+    if found is None:
+        raise ImproperlyConfigured(f"{setting}={value!r} cannot be imported: no module named {module!r}")
+
+
+def check_backend(
+    setting: str,
+    value: object,
+    *,
+    id: str,
+    short_names: Mapping[str, str] | None = None,
+    example: str = "",
+    in_use: bool = True,
+) -> list[Error]:
+    """A system check Error, with a hint, when `value` does not load (or, not `in_use`, has no module)."""
+    try:
+        (load_backend if in_use else find_backend)(setting, value, short_names)
     except ImproperlyConfigured as exc:
         choices = [
             *sorted(short_names or {}),

@@ -14,7 +14,11 @@ from ai.backends import check_backend
 
 @register()
 def check_engines(app_configs=None, **kwargs) -> list[CheckMessage]:
-    """ai.E001: AI_ENGINE names no engine of AI_ENGINES; ai.E002: an engine's BACKEND does not load."""
+    """ai.E001: AI_ENGINE names no engine of AI_ENGINES; ai.E002: an engine's BACKEND does not load.
+
+    Only the engine in use is imported; the others' modules are only found (the openai SDK alone
+    takes seconds to import, and every `manage.py` command runs these checks).
+    """
     engines = settings.AI_ENGINES
     messages: list[CheckMessage] = []
     if settings.AI_ENGINE not in engines:
@@ -31,6 +35,7 @@ def check_engines(app_configs=None, **kwargs) -> list[CheckMessage]:
             config.get("BACKEND"),
             id="ai.E002",
             example="ai.engines.rules.RulesEngine",
+            in_use=alias == settings.AI_ENGINE,
         )
     return messages
 

@@ -38,3 +38,13 @@ def test_the_check_is_an_error_with_a_hint_listing_what_would_do():
     assert "ENGINE='rulez'" in error.msg
     assert error.hint == "Set ENGINE to rules or a dotted path such as a.b.C."
     assert check_backend("ENGINE", "rules", id="test.E001", short_names=SHORT) == []
+
+
+def test_a_backend_not_in_use_is_checked_by_its_module_without_importing_it(tmp_path, monkeypatch):
+    (tmp_path / "heavy_sdk_engine.py").write_text("raise RuntimeError('imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    assert check_backend("ENGINE", "heavy_sdk_engine.Engine", id="test.E001", in_use=False) == []
+
+    [error] = check_backend("ENGINE", "ai.nowhere.Engine", id="test.E001", in_use=False)
+    assert "ENGINE='ai.nowhere.Engine' cannot be imported" in error.msg
