@@ -19,7 +19,7 @@ def get_client(alias: str | None = None) -> AIClient:
     try:
         config = settings.AI_ENGINES[name]
     except KeyError:
-        setting = "AI_ENGINE" if alias is None else "the engine"
+        setting = "AI_ENGINE" if alias is None else "engine"
         raise ImproperlyConfigured(
             f"{setting}={name!r} is not one of the engines in AI_ENGINES ({', '.join(sorted(settings.AI_ENGINES))})."
         ) from None
