@@ -32,10 +32,11 @@ def _fresh_job_record():
 def graph_api(settings):
     """A loopback Graph API that the WhatsApp provider talks to instead of Meta."""
     with GraphAPIStandIn(token=django_settings.WHATSAPP_API_TOKEN) as graph:
-        providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-        providers["whatsapp"]["BACKEND"] = "channels_app.whatsapp.provider.MetaWhatsAppProvider"
-        providers["whatsapp"]["OPTIONS"]["graph_api_url"] = graph.url
-        settings.GATEKEEPER_PROVIDERS = providers
+        settings.WHATSAPP_GRAPH_API_URL = graph.url
+        settings.CHANNEL_PROVIDERS = {
+            **settings.CHANNEL_PROVIDERS,
+            "whatsapp": "channels_app.whatsapp.provider.MetaWhatsAppProvider",
+        }
         yield graph
 
 
@@ -63,17 +64,11 @@ def twilio_api(settings):
     settings.TWILIO_WEBHOOK_SIGNING_KEY = ""
     settings.PUBLIC_BASE_URL = twilio.PUBLIC_BASE_URL
     with TwilioAPIStandIn(account_sid=twilio.ACCOUNT_SID, auth_token=twilio.AUTH_TOKEN) as stand_in:
-        providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-        providers["twilio"] = {
-            "BACKEND": "channels_app.twilio.provider.TwilioWhatsAppProvider",
-            "OPTIONS": {
-                "account_sid": twilio.ACCOUNT_SID,
-                "auth_token": twilio.AUTH_TOKEN,
-                "api_base_url": stand_in.url,
-                "timeout": 2.0,
-            },
+        settings.TWILIO_API_BASE_URL = stand_in.url
+        settings.CHANNEL_PROVIDERS = {
+            **settings.CHANNEL_PROVIDERS,
+            "twilio": "channels_app.twilio.provider.TwilioWhatsAppProvider",
         }
-        settings.GATEKEEPER_PROVIDERS = providers
         yield stand_in
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ai.base import ConversationContext, Turn
-from ai.replies import DEFAULT_CATEGORIES, OTHER
+from ai.categories import DEFAULT_CATEGORIES, OTHER
 
 #: Tokens a chat message costs besides its content (role, separators), per the usual chat formats.
 MESSAGE_OVERHEAD_TOKENS = 4

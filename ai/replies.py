@@ -6,30 +6,7 @@ Every template acknowledges, promises nothing and carries no digits, so the poli
 
 from __future__ import annotations
 
-#: The categories an owner starts with; the engines classify into these when no rules are given.
-DEFAULT_CATEGORIES: tuple[str, ...] = ("cellphone_provider", "utilities", "bank", "spam")
-
-#: The category of anything that fits none of the owner's categories.
-OTHER = "other"
-
-_TEMPLATES: dict[str, str] = {
-    "cellphone_provider": (
-        "Hello, thank you for your message about the mobile service. I'm {owner}'s assistant. "
-        "I've noted it, and {owner} will review anything that needs a decision. "
-        "If something needs to be done, please send the details in writing here."
-    ),
-    "utilities": (
-        "Hello, thank you for your message about the utility service. I'm {owner}'s assistant. "
-        "I've noted it, and {owner} will review anything that needs a decision. "
-        "Please send any details in writing here."
-    ),
-    "bank": (
-        "Hello, thank you for your message. I'm {owner}'s assistant. "
-        "I've passed it on, and {owner} will review anything that needs a decision "
-        "and deal with account matters directly."
-    ),
-    "spam": "Not interested, thank you. Please remove this number from your list.",
-}
+from ai.categories import OTHER, builtin
 
 _GENERIC = (
     "Hello, thank you for your message. I'm {owner}'s assistant. "
@@ -56,7 +33,8 @@ def category_reply(category: str, owner_name: str = "") -> str:
     """The acknowledgement for a recognised category, so the company knows the owner will review it."""
     if category == OTHER:
         return holding_reply(owner_name)
-    return _TEMPLATES.get(category, _GENERIC).format(owner=_owner(owner_name))
+    known = builtin(category)
+    return (known.acknowledgement if known else _GENERIC).format(owner=_owner(owner_name))
 
 
 _FOLLOW_UP = (

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
-from django.utils.module_loading import import_string
+from django.core.exceptions import ImproperlyConfigured
+
+from conversations.providers import provider_class
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,10 @@ CHANNELS = (
 
 def prints(alias: str) -> bool:
     """Whether the provider configured for `alias` prints instead of sending."""
-    config = settings.GATEKEEPER_PROVIDERS.get(alias)
-    if not config:
-        return False
     try:
-        backend = import_string(config["BACKEND"])
-    except (ImportError, KeyError):
-        return False  # a broken BACKEND fails loudly when the provider is loaded
+        backend = provider_class(alias)
+    except ImproperlyConfigured:
+        return False  # a missing or broken provider is its own error (conversations.E002, E003)
     return bool(getattr(backend, "prints", False))
 
 

@@ -7,7 +7,8 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Gatekeeper"
 
     def ready(self) -> None:
-        """A SQLite database holds secrets: it is made readable by its owner only as soon as it is opened."""
+        """Register the start-up checks; a SQLite database holds secrets: owner-only as soon as it is opened."""
+        from conversations import checks  # noqa: F401  (registers the backend settings' checks)
         from conversations.files import protect_sqlite
 
         connection_created.connect(protect_sqlite, dispatch_uid="conversations.files.protect_sqlite")

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from ai.base import AIReply
+from ai.categories import SPAM
 from ai.engines import get_client
 from conversations import audit, identity
 from conversations.context import Policyholder, engine_context, owner_policy, recent_messages
@@ -34,7 +35,6 @@ from conversations.models import (
     Author,
     Call,
     CallOutcome,
-    Category,
     ChannelAccount,
     Contact,
     Conversation,
@@ -385,7 +385,7 @@ def _decide(call: Call, message: Message, name: str, turn: int) -> _Decision:
         why = f"the call went past {settings.CALL_MAX_TURNS} turns"
         return _Decision(_take_message(name), CallOutcome.MESSAGE_TAKEN, why, category=known)
     rule = known.rule
-    if known.established and (known.category == Category.SPAM or (rule and rule.action == RuleAction.IGNORE)):
+    if known.established and (known.category == SPAM or (rule and rule.action == RuleAction.IGNORE)):
         return _Decision(_end_politely(name), CallOutcome.ENDED, category=known)
     if known.established and rule and rule.action in (RuleAction.ESCALATE, RuleAction.DRAFT):
         why = f"your rule for {known.category} says {rule.action}"
@@ -455,7 +455,7 @@ def _judge_reply(
         answer = CallAnswer(say=(verdict.text,), listen_turn=None, prompt=ANYTHING_ELSE)
         return _Decision(answer, CallOutcome.ANSWERED, draft=draft, category=chosen, claim=claim)
     needs_owner = any(f.effect == guards.ESCALATE for f in verdict.findings)
-    spam = chosen.category == Category.SPAM and (
+    spam = chosen.category == SPAM and (
         chosen.established or reply.confidence >= owner.settings.confidence_threshold
     )
     if (spam or (chosen.rule and chosen.rule.action == RuleAction.IGNORE)) and not needs_owner:

@@ -19,10 +19,11 @@ from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import close_old_connections, transaction
 from django.utils.module_loading import import_string
+
+from ai.backends import load_backend
 
 logger = logging.getLogger(__name__)
 
@@ -224,14 +225,21 @@ def run_recorded_jobs(
     return ran
 
 
+#: Short names GATEKEEPER_JOBS_BACKEND (settings.GATEKEEPER_JOBS["BACKEND"]) may use for a dotted path.
+SHORT_NAMES = {
+    "rq": "conversations.jobs.RQBackend",
+    "thread": "conversations.jobs.ThreadBackend",
+    "locmem": "conversations.jobs.LocmemBackend",
+}
+#: How the backend setting is named in errors and checks.
+BACKEND_SETTING = "GATEKEEPER_JOBS['BACKEND']"
+
+
 @cache
 def get_backend() -> JobBackend:
-    """The job backend named in settings.GATEKEEPER_JOBS."""
+    """The job backend named in settings.GATEKEEPER_JOBS (a short name of SHORT_NAMES or a dotted path)."""
     config = settings.GATEKEEPER_JOBS
-    try:
-        backend = import_string(config["BACKEND"])
-    except ImportError as exc:
-        raise ImproperlyConfigured(f"GATEKEEPER_JOBS: cannot import {config['BACKEND']!r}: {exc}") from exc
+    backend = load_backend(BACKEND_SETTING, config.get("BACKEND"), SHORT_NAMES)
     return backend(**config.get("OPTIONS", {}))
 
 

@@ -167,16 +167,6 @@ class ChannelAccount(models.Model):
         return self.name or f"{self.get_provider_display()} {self.address}"
 
 
-class Category:
-    """The categories Gatekeeper ships rules for; owners may add their own."""
-
-    CELLPHONE_PROVIDER = "cellphone_provider"
-    UTILITIES = "utilities"
-    BANK = "bank"
-    SPAM = "spam"
-    OTHER = "other"
-
-
 #: What `Contact.address` starts with for a web-chat visitor; the rest is the visitor's random id.
 WEBCHAT_ADDRESS_PREFIX = "webchat:"
 #: How the owner sees a web-chat visitor, before the name they typed and a short stable id.

@@ -1,7 +1,7 @@
 """The contract between the domain and the channel edges, and the factory that loads them.
 
 `conversations` never imports `channels_app`: the concrete providers are dotted paths in
-`settings.GATEKEEPER_PROVIDERS`, loaded like Django's own backends.
+`settings.CHANNEL_PROVIDERS`, loaded by the shared backend loader (`ai/backends.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.utils.module_loading import import_string
+
+from ai.backends import load_backend
 
 
 @dataclass(frozen=True)
@@ -112,22 +113,42 @@ class ChannelProvider:
         """Tell the contact their reply waits for the owner's approval; most channels stay silent."""
 
 
+#: The setting that names each channel's provider class, and the one it replaces (read for one release).
+SETTING = "CHANNEL_PROVIDERS"
+OLD_SETTING = "GATEKEEPER_PROVIDERS"
+
+
+def legacy_config(alias: str) -> dict | None:
+    """The channel's entry in GATEKEEPER_PROVIDERS, if an install still sets it (check conversations.W001)."""
+    return (getattr(settings, OLD_SETTING, None) or {}).get(alias)
+
+
+def provider_class(alias: str) -> type[ChannelProvider]:
+    """The class configured for a channel account's `provider` value; ImproperlyConfigured names the setting."""
+    legacy = legacy_config(alias)
+    if legacy is not None:
+        return load_backend(f"{OLD_SETTING}[{alias!r}]['BACKEND']", legacy.get("BACKEND"))
+    configured = settings.CHANNEL_PROVIDERS
+    if alias not in configured:
+        raise ImproperlyConfigured(
+            f"{SETTING} has no provider for the channel {alias!r} (it names {', '.join(sorted(configured))})."
+        )
+    return load_backend(f"{SETTING}[{alias!r}]", configured[alias])
+
+
 @cache
 def get_provider(alias: str) -> ChannelProvider:
-    """The configured provider for a channel account's `provider` value."""
-    try:
-        config = settings.GATEKEEPER_PROVIDERS[alias]
-    except KeyError:
-        raise ImproperlyConfigured(f"No provider {alias!r} in GATEKEEPER_PROVIDERS.") from None
-    try:
-        backend = import_string(config["BACKEND"])
-    except ImportError as exc:
-        raise ImproperlyConfigured(f"Provider {alias!r}: cannot import {config['BACKEND']!r}: {exc}") from exc
-    return backend(alias, **config.get("OPTIONS", {}))
+    """The configured provider for a channel account's `provider` value.
+
+    Providers read their credentials and URLs from the WHATSAPP_* and TWILIO_* settings when they
+    use them; only an install's old GATEKEEPER_PROVIDERS still hands them OPTIONS.
+    """
+    legacy = legacy_config(alias) or {}
+    return provider_class(alias)(alias, **legacy.get("OPTIONS", {}))
 
 
 def _reset_providers(*, setting: str, **kwargs) -> None:
-    if setting == "GATEKEEPER_PROVIDERS":
+    if setting in (SETTING, OLD_SETTING):
         get_provider.cache_clear()
 
 

@@ -20,16 +20,9 @@ from django.db.models import Q
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from ai import categories
 from conversations.models import ChannelAccount, OwnerSettings, Provider, Rule, RuleAction, User
 from conversations.origins import clean_origins
-
-#: The categories a new owner starts with. Nothing is delegated until the owner says so.
-DEFAULT_RULES = {
-    "cellphone_provider": "Phone company: bills, plan offers, outages. Never accept an upgrade or a new contract.",
-    "utilities": "Electricity, gas, water: bills, meter readings, outages. Never agree to a payment plan.",
-    "bank": "Banks and card issuers. Never share numbers, codes or passwords; never confirm a transaction.",
-    "spam": "Unsolicited offers and prizes. Ask to be removed from their list.",
-}
 
 #: What an owner may do in the admin, on their own rows only (the admin scopes every page to the owner).
 #: Not here: adding or deleting channel accounts (an operator or setup links them), users and groups.
@@ -218,11 +211,12 @@ def owner_setup(
     owner.save()
     owner.user_permissions.add(*owner_permissions())
     OwnerSettings.objects.get_or_create(owner=owner)
-    for category, instructions in DEFAULT_RULES.items():
+    # One rule per built-in category (ai/categories.py). Nothing is delegated until the owner says so.
+    for category in categories.BUILTIN:
         Rule.objects.get_or_create(
             owner=owner,
-            category=category,
-            defaults={"action": RuleAction.DRAFT, "instructions": instructions},
+            category=category.name,
+            defaults={"action": RuleAction.DRAFT, "instructions": category.default_instructions},
         )
     linked = [
         _link(owner, provider, address, move=move_channels) for provider, address in (accounts or {}).items()

@@ -136,10 +136,8 @@ REDIS_URL = env("REDIS_URL", default="")
 RQ_QUEUE = env("GATEKEEPER_QUEUE", default="default")
 RQ_QUEUES = {RQ_QUEUE: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300}}
 GATEKEEPER_JOBS = {
-    "BACKEND": env(
-        "GATEKEEPER_JOBS_BACKEND",
-        default="conversations.jobs.RQBackend" if REDIS_URL else "conversations.jobs.ThreadBackend",
-    ),
+    # A short name (rq, thread, locmem) or a dotted path; checked at start-up (conversations.E001).
+    "BACKEND": env("GATEKEEPER_JOBS_BACKEND", default="rq" if REDIS_URL else "thread"),
     "OPTIONS": {
         "queue": RQ_QUEUE,
         # Jump the queue: deliveries of decided replies and the owner's notifications.
@@ -233,38 +231,28 @@ CALL_TURN_MAX_CHARS = env.int("CALL_TURN_MAX_CHARS", default=1000)
 WEBHOOK_MAX_BYTES = 3 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES + 1024
 
-# Without an API token replies are printed instead of sent (like the console email backend).
-GATEKEEPER_PROVIDERS = {
-    "whatsapp": {
-        "BACKEND": "channels_app.whatsapp.provider.MetaWhatsAppProvider"
-        if WHATSAPP_API_TOKEN
-        else "channels_app.console.ConsoleProvider",
-        "OPTIONS": {
-            "graph_api_url": WHATSAPP_GRAPH_API_URL,
-            "api_token": WHATSAPP_API_TOKEN,
-            "timeout": OUTBOUND_HTTP_TIMEOUT,
-        },
-    },
+# The class that sends for each channel (a dotted path, checked at start-up: conversations.E002).
+# Providers read their credentials and URLs from the settings above when they send. Without them a
+# WhatsApp channel prints its replies instead of sending them (like the console email backend).
+CHANNEL_PROVIDERS = {
+    "whatsapp": "channels_app.whatsapp.provider.MetaWhatsAppProvider"
+    if WHATSAPP_API_TOKEN
+    else "channels_app.console.ConsoleProvider",
     # WhatsApp through Twilio: the account's number is the sender, statuses come back to /webhook/twilio/status.
-    "twilio": {
-        "BACKEND": "channels_app.twilio.provider.TwilioWhatsAppProvider"
-        if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
-        else "channels_app.console.ConsoleProvider",
-        "OPTIONS": {
-            "account_sid": TWILIO_ACCOUNT_SID,
-            "auth_token": TWILIO_AUTH_TOKEN,
-            "api_base_url": TWILIO_API_BASE_URL,
-            "timeout": OUTBOUND_HTTP_TIMEOUT,
-        },
-    },
+    "twilio": "channels_app.twilio.provider.TwilioWhatsAppProvider"
+    if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN
+    else "channels_app.console.ConsoleProvider",
     # Replies are already in the database; the provider rings the visitor's open pages.
-    "webchat": {"BACKEND": "channels_app.webchat.provider.WebChatProvider"},
+    "webchat": "channels_app.webchat.provider.WebChatProvider",
     # Calls are answered on the line (TwiML); a text to a caller afterwards is refused, never sent.
-    "voice": {"BACKEND": "channels_app.twilio.voice.provider.VoiceProvider"},
+    "voice": "channels_app.twilio.voice.provider.VoiceProvider",
 }
 
 # --- AI engines -----------------------------------------------------------------------------
-AI_PROVIDER = env("AI_PROVIDER", default="rules")
+# AI_PROVIDER is AI_ENGINE's former name: read for one release, with check ai.W001 naming the new one.
+AI_PROVIDER = env("AI_PROVIDER", default="")
+# The engine that drafts replies: one of AI_ENGINES (check ai.E001 stops a wrong name at start-up).
+AI_ENGINE = env("AI_ENGINE", default="") or AI_PROVIDER or "rules"
 AI_ENGINES = {
     "rules": {"BACKEND": "ai.engines.rules.RulesEngine"},
     "openai": {
@@ -281,9 +269,6 @@ AI_ENGINES = {
         "OPTIONS": {"script_path": env("AI_SCRIPT_PATH", default="")},
     },
 }
-if AI_PROVIDER not in AI_ENGINES:
-    raise ImproperlyConfigured(f"AI_PROVIDER={AI_PROVIDER!r} is not one of {sorted(AI_ENGINES)}.")
-AI_ENGINE = AI_PROVIDER
 # Seconds between draft attempts while the engine fails; the owner is told at the third
 # failure (about 20 s in with these), and the turn is escalated once they run out.
 ENGINE_RETRY_BACKOFF = tuple(
@@ -295,9 +280,20 @@ GATEKEEPER_OWNER = env("GATEKEEPER_OWNER", default="owner")
 GATEKEEPER_PASSWORD = env("GATEKEEPER_PASSWORD", default="")
 
 # --- Email (escalations) --------------------------------------------------------------------
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-if env("EMAIL_URL", default=""):
-    vars().update(env.email_url("EMAIL_URL"))
+# EMAIL_URL alone says where mail goes (smtp+tls://user:pass@host:587, filemail:///path, ...);
+# unset, emails are printed in the log.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+# The former EMAIL_BACKEND variable (a dotted path) still picks the backend in this release when
+# EMAIL_URL is unset, with check conversations.W002 naming EMAIL_URL.
+LEGACY_EMAIL_BACKEND = "" if env("EMAIL_URL", default="") else env("EMAIL_BACKEND", default="")
+EMAIL_BACKEND = LEGACY_EMAIL_BACKEND or _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="gatekeeper@localhost")
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 

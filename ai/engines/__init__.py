@@ -1,4 +1,4 @@
-"""Load the engine named by settings.AI_ENGINE, the way Django loads its backends."""
+"""Load the engine named by settings.AI_ENGINE from settings.AI_ENGINES, with the shared backend loader."""
 
 from __future__ import annotations
 
@@ -7,26 +7,24 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.utils.module_loading import import_string
 
+from ai.backends import load_backend
 from ai.base import AIClient
 
 
 @cache
 def get_client(alias: str | None = None) -> AIClient:
     """The engine configured under `alias` in settings.AI_ENGINES (default settings.AI_ENGINE)."""
-    alias = alias or settings.AI_ENGINE
+    name = alias or settings.AI_ENGINE
     try:
-        config = settings.AI_ENGINES[alias]
+        config = settings.AI_ENGINES[name]
     except KeyError:
-        raise ImproperlyConfigured(f"No AI engine {alias!r} in AI_ENGINES.") from None
-    try:
-        backend = import_string(config["BACKEND"])
-    except ImportError as exc:
+        setting = "AI_ENGINE" if alias is None else "engine"
         raise ImproperlyConfigured(
-            f"AI engine {alias!r}: cannot import {config['BACKEND']!r}: {exc}"
-        ) from exc
-    return backend(alias, **config.get("OPTIONS", {}))
+            f"{setting}={name!r} is not one of the engines in AI_ENGINES ({', '.join(sorted(settings.AI_ENGINES))})."
+        ) from None
+    backend = load_backend(f"AI_ENGINES[{name!r}]['BACKEND']", config.get("BACKEND"))
+    return backend(name, **config.get("OPTIONS", {}))
 
 
 def _reset_engines(*, setting: str, **kwargs) -> None:

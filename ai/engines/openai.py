@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 import openai
 
 from ai.base import AIClient, AIError, AIReply, ConversationContext
+from ai.categories import OTHER
 from ai.promises import FollowUpRequest, PromiseSeen, read_follow_up, read_promises
 from ai.prompt import OUTPUT_KEYS, allowed_categories, build_messages
-from ai.replies import OTHER, holding_reply
+from ai.replies import holding_reply
 
 logger = logging.getLogger(__name__)
 

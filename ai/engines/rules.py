@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from ai.base import AIClient, AIReply, ConversationContext, RuleHint, Turn
+from ai.categories import BANK, CELLPHONE_PROVIDER, OTHER, SPAM, UTILITIES
 from ai.promises import find_promises
 from ai.prompt import allowed_categories
-from ai.replies import OTHER, category_reply, holding_reply
+from ai.replies import category_reply, holding_reply
 
 
 def _words(listing: str) -> tuple[str, ...]:
@@ -23,11 +24,12 @@ def _words(listing: str) -> tuple[str, ...]:
     return tuple(word.strip() for word in listing.split(",") if word.strip())
 
 
-#: Keywords of the default categories, matched as whole words, ignoring case. A word listed under
-#: several categories ("bill", "account", ...) is ambiguous: it counts for each of them at half
-#: weight, so the sender's name or a more specific word decides.
+#: Keywords of the built-in categories (`ai/categories.py`), this engine's own knowledge of them,
+#: matched as whole words, ignoring case. A word listed under several categories ("bill",
+#: "account", ...) is ambiguous: it counts for each of them at half weight, so the sender's name
+#: or a more specific word decides.
 BUILTIN_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "cellphone_provider": _words(
+    CELLPHONE_PROVIDER: _words(
         "mobile, cellphone, cell phone, cellular, smartphone, handset, phone, phone plan, mobile plan, "
         "data plan, mobile data, data usage, unlimited data, gb, roaming, sim, sim card, esim, prepaid, "
         "pre-paid, postpaid, top-up, top up, topup, recharge, minutes, sms, carrier, 5g, 4g, lte, signal, "
@@ -35,20 +37,20 @@ BUILTIN_KEYWORDS: dict[str, tuple[str, ...]] = {
         "t-mobile, at&t, telstra, movistar, telcel, airtel, jio, "
         "bill, billing, invoice, payment, due, account, plan, contract, tariff, usage, balance, pin"
     ),
-    "utilities": _words(
+    UTILITIES: _words(
         "electricity, electric, power, power cut, gas, water, meter, meter reading, smart meter, energy, "
         "outage, blackout, kwh, utility, utilities, sewer, sewage, heating, boiler, solar, grid, consumption, "
         "supply, edf, e.on, british gas, con edison, pg&e, iberdrola, enel, engie, octopus energy, "
         "bill, billing, invoice, payment, due, account, plan, contract, tariff, usage"
     ),
-    "bank": _words(
+    BANK: _words(
         "bank, banking, card, credit card, debit card, transfer, bank transfer, wire transfer, loan, mortgage, "
         "overdraft, statement, bank statement, deposit, withdrawal, atm, iban, swift, savings, interest rate, "
         "credit, debit, fraud, suspicious transaction, transaction, branch, cheque, hsbc, barclays, chase, "
         "santander, bbva, citibank, wells fargo, revolut, monzo, lloyds, natwest, bank of america, "
         "invoice, payment, due, account, balance, pin"
     ),
-    "spam": _words(
+    SPAM: _words(
         "prize, winner, you won, you have won, you've won, lottery, jackpot, congratulations, crypto, "
         "cryptocurrency, bitcoin, forex, investment opportunity, guaranteed returns, double your money, "
         "click this link, click the link, click here, free gift, gift card, claim your, claim now, "

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ai.base import AIClient, AIError, AIReply, ConversationContext
+from ai.categories import OTHER
 from ai.promises import read_follow_up, read_promises
-from ai.replies import OTHER, holding_reply
+from ai.replies import holding_reply
 
 #: Confidence of a scripted answer that does not say.
 DEFAULT_CONFIDENCE = 0.5

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from ai.base import AIReply, ConversationContext, RuleHint, Turn
+from ai.categories import DEFAULT_CATEGORIES
 from ai.engines.rules import RulesEngine, contains_phrase, latest_contact_texts, sender_matches
-from ai.replies import DEFAULT_CATEGORIES
 
 ENGINE = RulesEngine("rules")
 

@@ -8,11 +8,10 @@ It lets tests, benchmarks and demos exercise the real HTTP client code without t
         assert [sent.text for sent in graph.sent_texts()] == ["Hi"]
 
 `graph.url` is the versioned base (``http://127.0.0.1:<port>/v25.0``): give it to a provider
-as its ``graph_api_url`` option, or to another process (an RQ worker, the dev server) as
-``WHATSAPP_GRAPH_API_URL`` in its environment. Note that `get_provider()` caches providers
-built from ``GATEKEEPER_PROVIDERS``, whose options are read when settings load; in-process tests
-that go through the factory override ``GATEKEEPER_PROVIDERS`` and call
-``get_provider.cache_clear()``.
+as its ``graph_api_url`` option, or as the ``WHATSAPP_GRAPH_API_URL`` setting (the provider reads
+it when it sends), or to another process (an RQ worker, the dev server) in its environment.
+In-process tests that go through `get_provider()` also name the Meta provider in
+``CHANNEL_PROVIDERS`` (the ``graph_api`` fixture in the root conftest does both).
 
 What it answers, for ``POST /<version>/<phone_number_id>/messages``:
 

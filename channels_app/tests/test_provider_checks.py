@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 from django.core.checks import ERROR, WARNING, run_checks
 from django.core.management import call_command
@@ -23,9 +21,7 @@ def found(level: int | None = None) -> list:
 @pytest.fixture
 def meta_without_token(settings):
     """A real number named in the environment, no WHATSAPP_API_TOKEN: settings fall back to the console."""
-    providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-    providers["whatsapp"]["BACKEND"] = CONSOLE
-    settings.GATEKEEPER_PROVIDERS = providers
+    settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "whatsapp": CONSOLE}
     settings.WHATSAPP_PHONE_NUMBER_ID = "106540352242922"
     settings.WHATSAPP_API_TOKEN = ""
     return settings
@@ -53,9 +49,7 @@ def test_with_debug_on_it_is_a_warning(meta_without_token):
 
 
 def test_twilio_set_up_without_credentials_is_an_error(settings):
-    providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-    providers["twilio"]["BACKEND"] = CONSOLE
-    settings.GATEKEEPER_PROVIDERS = providers
+    settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "twilio": CONSOLE}
     settings.DEBUG = False
     settings.TWILIO_WHATSAPP_NUMBER = "+14155238886"
 
@@ -65,10 +59,7 @@ def test_twilio_set_up_without_credentials_is_an_error(settings):
 
 
 def test_the_first_run_demo_names_no_number_and_is_not_an_error(settings):
-    providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-    for alias in ("whatsapp", "twilio"):
-        providers[alias]["BACKEND"] = CONSOLE
-    settings.GATEKEEPER_PROVIDERS = providers
+    settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "whatsapp": CONSOLE, "twilio": CONSOLE}
     settings.DEBUG = False
     settings.WHATSAPP_PHONE_NUMBER_ID = ""
     for name in ("TWILIO_WHATSAPP_NUMBER", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
@@ -81,5 +72,5 @@ def test_a_number_with_its_provider_configured_passes(settings):
     settings.DEBUG = False
     settings.WHATSAPP_PHONE_NUMBER_ID = "106540352242922"
 
-    assert settings.GATEKEEPER_PROVIDERS["whatsapp"]["BACKEND"] != CONSOLE
+    assert settings.CHANNEL_PROVIDERS["whatsapp"] != CONSOLE
     assert [m for m in found() if "Meta" in m.msg] == []

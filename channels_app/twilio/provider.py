@@ -51,6 +51,7 @@ class TwilioWhatsAppProvider(ChannelProvider):
         super().__init__(alias, **options)
         self._client: Client | None = None
         self._client_pid = 0
+        self._built_from: tuple = ()
         self._lock = threading.Lock()
 
     def send_text(self, message: OutboundText) -> SendReceipt:
@@ -90,17 +91,31 @@ class TwilioWhatsAppProvider(ChannelProvider):
     # -- plumbing ------------------------------------------------------------------------------
 
     def _option(self, name: str, setting: str) -> Any:
-        """An OPTIONS value, else the setting of the same meaning read now (never at import)."""
+        """A value given to the constructor (tests, an old GATEKEEPER_PROVIDERS), else the setting read now."""
         value = self.options.get(name)
         return value if value not in (None, "") else getattr(settings, setting)
 
     def _twilio(self) -> Client:
-        """One SDK client per provider, with an explicit timeout; recreated in a forked worker."""
+        """One SDK client per provider, with an explicit timeout; recreated in a forked worker, or when
+        the TWILIO_* settings it was built from changed (they are read at call time, like Meta's)."""
         with self._lock:
-            if self._client is None or self._client_pid != os.getpid():
+            built_from = self._client_settings()
+            if self._client is None or self._client_pid != os.getpid() or self._built_from != built_from:
                 self._client = self._build_client()
                 self._client_pid = os.getpid()
+                self._built_from = built_from
             return self._client
+
+    def _client_settings(self) -> tuple:
+        return tuple(
+            self._option(name, setting)
+            for name, setting in (
+                ("account_sid", "TWILIO_ACCOUNT_SID"),
+                ("auth_token", "TWILIO_AUTH_TOKEN"),
+                ("api_base_url", "TWILIO_API_BASE_URL"),
+                ("timeout", "OUTBOUND_HTTP_TIMEOUT"),
+            )
+        )
 
     def _build_client(self) -> Client:
         account_sid = self._option("account_sid", "TWILIO_ACCOUNT_SID")

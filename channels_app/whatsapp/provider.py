@@ -96,7 +96,7 @@ class MetaWhatsAppProvider(ChannelProvider):
     # -- plumbing ------------------------------------------------------------------------------
 
     def _option(self, name: str, setting: str) -> Any:
-        """An OPTIONS value, else the setting of the same meaning read now (never at import)."""
+        """A value given to the constructor (tests, an old GATEKEEPER_PROVIDERS), else the setting read now."""
         value = self.options.get(name)
         return value if value not in (None, "") else getattr(settings, setting)
 

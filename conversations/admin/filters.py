@@ -9,6 +9,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 
+from ai import categories
 from conversations.models import ConversationStatus, DraftStatus
 
 #: The pseudo-value of the status filter that shows every draft.
@@ -99,7 +100,10 @@ class StaleFilter(admin.SimpleListFilter):
 
 
 class OwnedCategoryFilter(admin.SimpleListFilter):
-    """Categories found among the rows this owner may see (never another owner's category names)."""
+    """Categories found among the rows this owner may see (never another owner's category names).
+
+    Built-in categories are shown by their label (ai/categories.py), an owner's own by its name.
+    """
 
     title = "category"
     parameter_name = "category"
@@ -114,7 +118,7 @@ class OwnedCategoryFilter(admin.SimpleListFilter):
             .values_list(self.field, flat=True)
             .distinct()
         )
-        return [(value, value) for value in values]
+        return [(value, categories.label(value)) for value in values]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         """Rows of the chosen category."""

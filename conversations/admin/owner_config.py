@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from ai.categories import DEFAULT_CATEGORIES
 from conversations import configuration
 from conversations.admin.scoping import OwnerScopedAdmin, RecordAdmin
 from conversations.audit import MASK
@@ -22,6 +23,8 @@ from conversations.templatetags.review import conversation_url
 
 #: Longest list of senders or keywords a rule may carry, and the longest entry (as in the API).
 LIST_MAX_ITEMS = 200
+#: The built-in category names, as examples of what a rule's category looks like.
+CATEGORY_EXAMPLES = ", ".join(DEFAULT_CATEGORIES[:-1]) + " or " + DEFAULT_CATEGORIES[-1]
 LIST_ITEM_MAX_LENGTH = 200
 
 RULE_ACTION_HELP = (
@@ -126,7 +129,7 @@ class RuleForm(forms.ModelForm):
         model = Rule
         fields = ["category", "action", "instructions", "match_senders", "match_keywords"]
         help_texts = {
-            "category": "A short name such as bank, utilities or cellphone_provider. One rule per category.",
+            "category": f"A short name such as {CATEGORY_EXAMPLES}. One rule per category.",
             "action": RULE_ACTION_HELP,
             "instructions": "How to answer this kind of company, in your words, e.g. "
             "“Never accept an upgrade; ask them to write to me by email.”",

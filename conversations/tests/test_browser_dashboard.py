@@ -156,7 +156,7 @@ def install(tmp_path_factory) -> Iterator[Install]:
             WHATSAPP_GRAPH_API_URL=graph.url,
             GATEKEEPER_OWNER="alice",
             GATEKEEPER_PASSWORD=ALICE_PASSWORD,
-            AI_PROVIDER="scripted",
+            AI_ENGINE="scripted",
             AI_SCRIPT_PATH=str(script),
             **next(services),
         ) as served,

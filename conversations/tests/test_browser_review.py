@@ -110,7 +110,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             WHATSAPP_API_TOKEN=GRAPH_TOKEN,
             WHATSAPP_GRAPH_API_URL=graph.url,
             GATEKEEPER_PASSWORD=PASSWORD,
-            AI_PROVIDER="scripted",
+            AI_ENGINE="scripted",
             AI_SCRIPT_PATH=str(script),
         ) as served,
     ):

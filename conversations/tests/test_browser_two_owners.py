@@ -114,7 +114,7 @@ def _settings(folder: Path, graph: GraphAPIStandIn) -> dict[str, str]:
         "GATEKEEPER_OWNER": "alice",
         "GATEKEEPER_PASSWORD": ALICE_FIRST_PASSWORD,
         "WEBCHAT_SLUG": "alice-chat",
-        "AI_PROVIDER": "scripted",
+        "AI_ENGINE": "scripted",
         "AI_SCRIPT_PATH": str(script),
         # The RQ dashboard reads this queue only (on the machine's Redis), never another test's.
         "GATEKEEPER_QUEUE": f"two-owners-{uuid.uuid4().hex[:8]}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 
 import pytest
@@ -24,10 +23,7 @@ PRINTED_LABEL = "Printed, not sent (no provider configured)"
 @pytest.fixture
 def demo_mode(settings):
     """The providers `make run` picks without WHATSAPP_API_TOKEN and Twilio credentials: the console."""
-    providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-    providers["whatsapp"]["BACKEND"] = CONSOLE
-    providers["twilio"]["BACKEND"] = CONSOLE
-    settings.GATEKEEPER_PROVIDERS = providers
+    settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "whatsapp": CONSOLE, "twilio": CONSOLE}
 
 
 @pytest.fixture
@@ -130,9 +126,7 @@ def test_the_banner_says_each_unconfigured_provider_prints_its_replies(demo_mode
 
 
 def test_the_banner_names_a_configured_provider(settings):
-    providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-    providers["twilio"]["BACKEND"] = CONSOLE
-    settings.GATEKEEPER_PROVIDERS = providers
+    settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "twilio": CONSOLE}
 
     whatsapp, twilio = sending_lines().splitlines()
 

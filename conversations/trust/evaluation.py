@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ai.base import AIClient
+from ai.categories import CELLPHONE_PROVIDER, DEFAULT_CATEGORIES, OTHER
 from ai.engines.scripted import ScriptedEngine
-from ai.replies import DEFAULT_CATEGORIES, OTHER
 from conversations.context import Policyholder, engine_context
 from conversations.models import (
     ApprovalMode,
@@ -40,7 +40,7 @@ from conversations.trust.verdict import Verdict, judge
 
 CORPUS = Path(__file__).with_name("corpus")
 EXPECTATIONS = ("hold", "escalate", "send")
-DEFAULT_CATEGORY = "cellphone_provider"
+DEFAULT_CATEGORY = CELLPHONE_PROVIDER
 #: The scripted engine's confidence for every case: above any sensible threshold.
 SCRIPTED_CONFIDENCE = 0.99
 _CASE_KEYS = {"class", "inbound", "reply", "category", "facts", "expect", "note"}

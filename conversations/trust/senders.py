@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz.distance import Levenshtein
 
-from ai.replies import OTHER
+from ai.categories import OTHER
 from conversations.models import ApprovalMode, CategorySource, Contact, Conversation, Rule, RuleAction
 from conversations.trust.guards import ESCALATE, HOLD, Finding
 from conversations.trust.normalize import fold

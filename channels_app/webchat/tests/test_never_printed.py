@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -16,10 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def demo_mode(settings):
-    providers = copy.deepcopy(settings.GATEKEEPER_PROVIDERS)
-    for alias in ("whatsapp", "twilio"):
-        providers[alias]["BACKEND"] = "channels_app.console.ConsoleProvider"
-    settings.GATEKEEPER_PROVIDERS = providers
+    console = "channels_app.console.ConsoleProvider"
+    settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "whatsapp": console, "twilio": console}
 
 
 def test_a_web_chat_reply_in_demo_mode_is_sent_and_reaches_the_visitor(

@@ -51,7 +51,7 @@ def sending_lines() -> str:
     """One banner line per WhatsApp provider; one without credentials says its replies are only printed."""
     lines = []
     for alias, label, service, needs in SENDERS:
-        if alias not in settings.GATEKEEPER_PROVIDERS:
+        if alias not in settings.CHANNEL_PROVIDERS:
             continue
         if get_provider(alias).prints:
             shown = f"not configured: replies are printed here, not sent (set {needs})"

@@ -68,7 +68,7 @@ def base_env(*, database_url: str, redis_url: str, graph_url: str, workdir: Path
         WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
         WHATSAPP_GRAPH_API_URL=graph_url,
         OUTBOUND_HTTP_TIMEOUT="2",
-        AI_PROVIDER="scripted",
+        AI_ENGINE="scripted",
         AI_SCRIPT_PATH=str(workdir / "script.json"),
         REPLY_BURST_SECONDS="0",
         STALLED_WORK_SECONDS="2",
@@ -149,7 +149,7 @@ class Stack:
     def use_openai(self, base_url: str, *, timeout: float) -> None:
         """Speak to an OpenAI-compatible server instead (processes started afterwards)."""
         self.env.update(
-            AI_PROVIDER="openai",
+            AI_ENGINE="openai",
             OPENAI_BASE_URL=base_url,
             OPENAI_API_KEY="faults-key",
             OPENAI_TIMEOUT=str(timeout),
