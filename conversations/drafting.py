@@ -216,90 +216,147 @@ class Outcome:
     verdict: Verdict | None
     decision: policy.Decision
 
+    @property
+    def findings(self) -> list[guards.Finding]:
+        """What the checks found in the reply (none when no reply was asked for)."""
+        return list(self.verdict.findings) if self.verdict else []
+
+    @property
+    def replied(self) -> bool:
+        """Whether the decision keeps a reply (sent or held), rather than dropping the turn."""
+        return self.decision.outcome != policy.DROP
+
 
 def _record_outcome(conversation_id: int, through: int, outcome: Outcome, answering: Message) -> bool:
-    """Store the decision under the conversation's lock; true when a reply was queued to send now."""
-    reply, verdict, decision = outcome.reply, outcome.verdict, outcome.decision
-    findings = list(verdict.findings) if verdict else []
-    rule = outcome.category.rule
-    queued = False
+    """Store the decision under the conversation's lock; true when a reply was queued to send now.
+
+    The steps run in the order of the flow (docs/architecture.md, invariants 5 and 6), all in one
+    transaction, so a turn is recorded whole or not at all.
+    """
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update().select_related("contact").get(pk=conversation_id)
+        conversation = _lock_conversation(conversation_id)
+        if not _turn_still_due(conversation, through):
+            return False
+        _advance_cursor(conversation, through, outcome)
+        _record_no_reply(conversation, outcome)
+        draft = _create_draft(conversation, through, outcome, answering)
+        queued = draft is not None and _send_or_hold(draft, outcome.decision)
+        _note_promises(conversation, through, outcome, answering)
+        window.settle_offers(conversation)  # the contact wrote again: no template needed
+        _escalate(conversation, outcome)
+        window.report_held_reply(
+            conversation,
+            outcome.findings,
+            replied=outcome.replied,
+            detail="; ".join(outcome.decision.reasons),
         )
-        if conversation.handled_through >= through:
-            return False  # another run of this job answered the turn already
-        newer = Message.objects.filter(conversation=conversation, direction=Direction.IN, id__gt=through)
-        if conversation.bot_paused or newer.filter(kind__in=Kind.READABLE).exists():
-            return False  # the owner took over, or more came in: the job already scheduled answers it all
-        conversation.handled_through = through
-        conversation.reply_due_at = None
-        conversation.draft_attempts = 0
-        conversation.category = outcome.category.category or conversation.category
-        conversation.category_source = outcome.category.source
-        conversation.claims_to_be = outcome.claim
-        conversation.rule = rule
-        conversation.save(
-            update_fields=[
-                "handled_through",
-                "reply_due_at",
-                "draft_attempts",
-                "category",
-                "category_source",
-                "claims_to_be",
-                "rule",
-                "updated_at",
-            ]
-        )
-        dashboard_events.changed(conversation)
-        if reply is not None and decision.outcome == policy.DROP and not reply.reply.strip():
-            audit.record(
-                actor=None,
-                action=AuditAction.NO_REPLY,
-                owner_id=conversation.owner_id,
-                conversation=conversation,
-                summary=f"The assistant decided not to reply: {reply.reason}",
-            )
-        if reply is not None and decision.outcome != policy.DROP:
-            draft = Draft.objects.create(
-                conversation=conversation,
-                status=DraftStatus.APPROVED if decision.outcome == policy.SEND else DraftStatus.PENDING,
-                text=verdict.text,
-                disclosed=list(verdict.disclosed),
-                category=reply.category,
-                confidence=reply.confidence,
-                reason=reply.reason,
-                engine=get_client().alias,
-                guards=[finding.as_dict() for finding in findings],
-                decision="; ".join(decision.reasons),
-                reply_to=answering,
-                answers_through=through,
-                decided_at=timezone.now() if decision.outcome == policy.SEND else None,
-            )
-            if decision.outcome == policy.SEND:
-                audit.record_disclosure(draft, actor=None)
-                withdraw_superseded_drafts(draft, by=None)
-                queue_reply(draft, schedule=False)
-                queued = True
-            else:
-                live.announce_held(conversation)
-                owner_phone.draft_held(draft)  # to the owner's own number, with the draft's number
-        if reply is not None:  # what the company promised, and the engine's follow-up (issue 15)
-            promises.note_engine_reply(
-                conversation,
-                reply,
-                answering=answering,
-                through=through,
-                replied=decision.outcome != policy.DROP,
-            )
-        if window.applies_to(conversation.account) and window.is_open(conversation):
-            window.withdraw_offers(conversation)  # the contact wrote again: no template needed
-        reason = _escalation_reason(rule, findings)
-        if decision.escalate and reason != EscalationReason.WINDOW_CLOSED:
-            escalate(conversation, reason=reason, detail="; ".join(decision.reasons))
-        if decision.outcome != policy.DROP and any(f.guard == window.GUARD for f in findings):
-            window.report_window_closed(conversation, detail="; ".join(decision.reasons))
     return queued
+
+
+def _lock_conversation(conversation_id: int) -> Conversation:
+    """The conversation, row-locked until the caller's transaction ends (the draft job's and the sender's lock)."""
+    return Conversation.objects.select_for_update().select_related("contact").get(pk=conversation_id)
+
+
+def _turn_still_due(conversation: Conversation, through: int) -> bool:
+    """Whether this job's answer still belongs: false when it was answered already, taken over, or overtaken.
+
+    Another run of this job may have answered the turn; the owner may have taken over; or more came in
+    meanwhile, and the job already scheduled for it answers everything together.
+    """
+    if conversation.handled_through >= through or conversation.bot_paused:
+        return False
+    newer = Message.objects.filter(conversation=conversation, direction=Direction.IN, id__gt=through)
+    return not newer.filter(kind__in=Kind.READABLE).exists()
+
+
+def _advance_cursor(conversation: Conversation, through: int, outcome: Outcome) -> None:
+    """Claim the turn (`handled_through`) and keep the category, rule and claim the job applied."""
+    conversation.handled_through = through
+    conversation.reply_due_at = None
+    conversation.draft_attempts = 0
+    conversation.category = outcome.category.category or conversation.category
+    conversation.category_source = outcome.category.source
+    conversation.claims_to_be = outcome.claim
+    conversation.rule = outcome.category.rule
+    conversation.save(
+        update_fields=[
+            "handled_through",
+            "reply_due_at",
+            "draft_attempts",
+            "category",
+            "category_source",
+            "claims_to_be",
+            "rule",
+            "updated_at",
+        ]
+    )
+    dashboard_events.changed(conversation)
+
+
+def _record_no_reply(conversation: Conversation, outcome: Outcome) -> None:
+    """An empty reply the engine chose on purpose is a decision for the audit trail, not a draft."""
+    reply = outcome.reply
+    if reply is not None and not outcome.replied and not reply.reply.strip():
+        audit.record(
+            actor=None,
+            action=AuditAction.NO_REPLY,
+            owner_id=conversation.owner_id,
+            conversation=conversation,
+            summary=f"The assistant decided not to reply: {reply.reason}",
+        )
+
+
+def _create_draft(
+    conversation: Conversation, through: int, outcome: Outcome, answering: Message
+) -> Draft | None:
+    """The draft of a kept reply: approved when the verdict sends it, else pending; None when nothing is kept."""
+    reply, verdict, decision = outcome.reply, outcome.verdict, outcome.decision
+    if reply is None or verdict is None or not outcome.replied:
+        return None
+    sends = decision.outcome == policy.SEND
+    return Draft.objects.create(
+        conversation=conversation,
+        status=DraftStatus.APPROVED if sends else DraftStatus.PENDING,
+        text=verdict.text,
+        disclosed=list(verdict.disclosed),
+        category=reply.category,
+        confidence=reply.confidence,
+        reason=reply.reason,
+        engine=get_client().alias,
+        guards=[finding.as_dict() for finding in outcome.findings],
+        decision="; ".join(decision.reasons),
+        reply_to=answering,
+        answers_through=through,
+        decided_at=timezone.now() if sends else None,
+    )
+
+
+def _send_or_hold(draft: Draft, decision: policy.Decision) -> bool:
+    """Queue an approved draft (true), or hold it: the contact is told it waits, the owner gets the draft."""
+    if decision.outcome == policy.SEND:
+        audit.record_disclosure(draft, actor=None)
+        withdraw_superseded_drafts(draft, by=None)
+        queue_reply(draft, schedule=False)
+        return True
+    live.announce_held(draft.conversation)
+    owner_phone.draft_held(draft)  # to the owner's own number, with the draft's number
+    return False
+
+
+def _note_promises(conversation: Conversation, through: int, outcome: Outcome, answering: Message) -> None:
+    """What the company promised, and the engine's follow-up (issue 15)."""
+    if outcome.reply is not None:
+        promises.note_engine_reply(
+            conversation, outcome.reply, answering=answering, through=through, replied=outcome.replied
+        )
+
+
+def _escalate(conversation: Conversation, outcome: Outcome) -> None:
+    """Tell the owner when the decision says so; a closed window reports itself (`window.report_held_reply`)."""
+    reason = _escalation_reason(outcome.category.rule, outcome.findings)
+    if outcome.decision.escalate and reason != EscalationReason.WINDOW_CLOSED:
+        escalate(conversation, reason=reason, detail="; ".join(outcome.decision.reasons))
 
 
 #: The escalation reason each finding that needs the owner stands for.
@@ -313,9 +370,9 @@ _REASONS = {
 def _escalation_reason(rule, findings: list[guards.Finding]) -> EscalationReason:
     if rule is not None and rule.action == RuleAction.ESCALATE:
         return EscalationReason.RULE
-    needing = [f for f in findings if f.effect == guards.ESCALATE and f.guard != window.GUARD]
+    needing = [f for f in window.other_findings(findings) if f.effect == guards.ESCALATE]
     if needing:
         return _REASONS.get(needing[0].guard, EscalationReason.GUARD)
-    if any(f.guard == window.GUARD for f in findings):
+    if window.closed_in(findings):
         return EscalationReason.WINDOW_CLOSED
     return EscalationReason.LOW_CONFIDENCE

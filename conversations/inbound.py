@@ -80,6 +80,9 @@ class StatusUpdate:
     error_code: str = ""
     error_detail: str = ""
     raw: dict = field(default_factory=dict)
+    #: The provider refused the message because WhatsApp's 24-hour window had closed (set by the
+    #: provider's parser from its own error code, as `SendFailure.window_closed` is on a send).
+    window_closed: bool = False
     #: The provider's account id (Twilio's AccountSid) when the receipt names no sender number:
     #: `account_address` is then "" and the account is found through the stored message.
     provider_account_id: str = ""

@@ -398,6 +398,8 @@ class EarlyStatus(models.Model):
     occurred_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
     error_detail = models.TextField(blank=True)
+    #: The provider's parser read the failure as WhatsApp's closed 24-hour window (StatusUpdate.window_closed).
+    window_closed = models.BooleanField(default=False)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

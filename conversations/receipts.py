@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from conversations import window
 from conversations.escalation import escalate
-from conversations.inbound import Kind, StatusUpdate
+from conversations.inbound import StatusUpdate
 from conversations.models import (
     ChannelAccount,
     Direction,
@@ -41,7 +41,6 @@ _STATUS_RANK = {
     MessageStatus.READ: 4,
     MessageStatus.PLAYED: 5,
 }
-WINDOW_CLOSED_CODES = frozenset({"131047", "63016"})
 #: How long a receipt waits for its message; receipts for messages sent by other apps expire.
 EARLY_STATUS_TTL = timedelta(hours=1)
 
@@ -70,6 +69,7 @@ def apply_status(account: ChannelAccount, update: StatusUpdate) -> int:
             occurred_at=update.occurred_at,
             error_code=update.error_code,
             error_detail=update.error_detail,
+            window_closed=update.window_closed,
         )
         logger.info(
             "status %s for unknown message %s kept until its id is stored",
@@ -107,6 +107,7 @@ def apply_early_statuses(*, account_id: int | None = None, provider_message_id: 
             occurred_at=receipt.occurred_at,
             error_code=receipt.error_code,
             error_detail=receipt.error_detail,
+            window_closed=receipt.window_closed,
         )
         with transaction.atomic():
             message = _locked_outbound(receipt.account_id, receipt.provider_message_id)
@@ -143,11 +144,8 @@ def _advance(message: Message, update: StatusUpdate) -> int:
     message.save(update_fields=fields)
     if update.status == MessageStatus.FAILED:
         detail = f"Message #{message.pk} failed: {update.error_code} {update.error_detail}".strip()
-        if update.error_code in WINDOW_CLOSED_CODES:
-            # Offer the re-engagement template, unless the template itself is what failed.
-            window.report_window_closed(
-                message.conversation, detail=detail, offer=message.kind != Kind.TEMPLATE
-            )
+        if update.window_closed:  # the provider's parser read its own code (channels_app)
+            window.report_refused(message, detail=detail)
         else:
             escalate(message.conversation, reason=EscalationReason.SEND_FAILED, detail=detail)
     return 1

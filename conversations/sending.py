@@ -160,7 +160,7 @@ def _next_to_send(conversation_id: int) -> Message | None:
 def send_pending(conversation_id: int) -> None:
     """Deliver the conversation's queued messages in order, one at a time."""
     while (message := _next_to_send(conversation_id)) is not None:
-        if message.kind != Kind.TEMPLATE and not window.is_open(message.conversation):
+        if window.refuses(message):
             _refuse_outside_window(message)
             continue
         provider = get_provider(message.account.provider)
@@ -293,7 +293,6 @@ def fail_message(message: Message, *, code: str, detail: str, window_closed: boo
     else:
         summary = f"Message #{message.pk} could not be delivered: {code} {detail}".strip()
     if window_closed:
-        # A template that fails this way is not answered with another template.
-        window.report_window_closed(message.conversation, detail=summary, offer=message.kind != Kind.TEMPLATE)
+        window.report_refused(message, detail=summary)
     else:
         escalate(message.conversation, reason=EscalationReason.SEND_FAILED, detail=summary)

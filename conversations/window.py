@@ -1,11 +1,18 @@
 """WhatsApp's 24-hour customer-service window: whether a free-form reply may still go out, and what instead.
 
 WhatsApp accepts free-form messages only within 24 hours of the contact's last message;
-after that only a pre-approved template gets through (Meta answers 131047, Twilio 63016).
-The window is tracked per conversation from `Conversation.last_inbound_at`. Once it has
-closed, Gatekeeper never attempts a free-form send: it tells the owner why and offers the
-channel account's re-engagement template as a draft (`Draft.kind = template`), which waits
-for the owner's approval and is sent through the same approve service as any reply.
+after that only a pre-approved template gets through. The window is tracked per conversation
+from `Conversation.last_inbound_at`. Once it has closed, Gatekeeper never attempts a free-form
+send: it tells the owner why and offers the channel account's re-engagement template as a
+draft (`Draft.kind = template`), which waits for the owner's approval and is sent through the
+same approve service as any reply.
+
+Every window decision is made here: whether the send job may attempt a message, what a
+refusal tells the owner (refused before the attempt, by the provider on the send, or later in
+a delivery receipt), which of a draft's findings is the window's, and what a recorded turn
+does to template offers. The providers' own error codes stay with their parsers and senders
+in `channels_app`; the domain sees only the normalized flag `window_closed` on a
+`SendFailure` or a `StatusUpdate`.
 
 Nothing here sends: approving a template draft queues it (`conversations.sending`).
 """
@@ -20,6 +27,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from conversations.escalation import escalate
+from conversations.inbound import Kind
 from conversations.models import (
     ChannelAccount,
     Conversation,
@@ -28,6 +36,7 @@ from conversations.models import (
     DraftKind,
     DraftStatus,
     EscalationReason,
+    Message,
     Provider,
 )
 from conversations.trust import guards
@@ -37,7 +46,7 @@ WINDOW = timedelta(hours=24)
 #: Channels whose transport is WhatsApp, whichever company delivers it.
 WINDOWED_PROVIDERS = frozenset({Provider.WHATSAPP, Provider.TWILIO})
 #: The name the window check carries among a draft's guards, and the error code of a message
-#: Gatekeeper refused to attempt (the providers' own codes are 131047 and 63016).
+#: Gatekeeper refused to attempt (a provider's refusal keeps the provider's own code).
 GUARD = "window_closed"
 CLOSED_CODE = "window_closed"
 
@@ -125,6 +134,48 @@ def closed_findings(conversation: Conversation, *, now: datetime | None = None) 
     if is_open(conversation, now=now):
         return []
     return [guards.Finding(guard=GUARD, effect=guards.ESCALATE, words=(), detail=closed_detail(conversation))]
+
+
+def closed_in(findings: list[guards.Finding]) -> bool:
+    """Whether one of a draft's findings is the closed window."""
+    return any(finding.guard == GUARD for finding in findings)
+
+
+def other_findings(findings: list[guards.Finding]) -> list[guards.Finding]:
+    """A draft's findings without the window's, which reports itself (`report_held_reply`)."""
+    return [finding for finding in findings if finding.guard != GUARD]
+
+
+def refuses(message: Message, *, now: datetime | None = None) -> bool:
+    """Whether the send job must not attempt this message: free-form after the window closed.
+
+    A template is the one kind of message WhatsApp takes outside the window, so it is always tried.
+    """
+    return message.kind != Kind.TEMPLATE and not is_open(message.conversation, now=now)
+
+
+def report_refused(message: Message, *, detail: str) -> Draft | None:
+    """A message the window stopped (before the attempt, on the send, or in a receipt): tell the owner.
+
+    The template is offered, unless the template itself is what failed: it is not answered with another.
+    """
+    return report_window_closed(message.conversation, detail=detail, offer=message.kind != Kind.TEMPLATE)
+
+
+def settle_offers(conversation: Conversation, *, now: datetime | None = None) -> int:
+    """After a turn is recorded: an open window needs no template, so pending offers are withdrawn."""
+    if applies_to(conversation.account) and is_open(conversation, now=now):
+        return withdraw_offers(conversation)
+    return 0
+
+
+def report_held_reply(
+    conversation: Conversation, findings: list[guards.Finding], *, replied: bool, detail: str
+) -> Draft | None:
+    """A reply the closed window held: tell the owner and offer the template; nothing when it did not."""
+    if replied and closed_in(findings):
+        return report_window_closed(conversation, detail=detail)
+    return None
 
 
 def template_description(account: ChannelAccount) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from channels_app.twilio.addresses import WHATSAPP_PREFIX, digits, e164, is_whatsapp
+from channels_app.twilio.errors import WINDOW_CLOSED_CODE, closes_window
 from conversations.inbound import InboundBatch, InboundMessage, Kind, StatusUpdate
 from conversations.models import MessageStatus
 
@@ -38,7 +39,7 @@ EARLY_STATUSES = frozenset({"queued", "accepted", "scheduled", "sending", "recei
 
 #: What the common WhatsApp error codes mean, for a callback that carries only the number.
 ERROR_TEXTS = {
-    "63016": "Outside the 24-hour messaging window: only a template message can be sent",
+    str(WINDOW_CLOSED_CODE): "Outside the 24-hour messaging window: only a template message can be sent",
     "63018": "Rate limit exceeded for the WhatsApp sender",
     "63003": "The recipient is not reachable on WhatsApp",
     "63024": "Invalid message recipient",
@@ -156,6 +157,7 @@ def parse_status(params: Params) -> InboundBatch:
         error_code=code,
         error_detail=_error_detail(fields, twilio_status, code) if status == MessageStatus.FAILED else "",
         raw=fields,
+        window_closed=closes_window(code),
     )
     return InboundBatch(statuses=(update,))
 

@@ -24,6 +24,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from channels_app.twilio.addresses import WHATSAPP_PREFIX, whatsapp_address
+from channels_app.twilio.errors import WINDOW_CLOSED_CODE
 from conversations.models import GROUP_ADDRESS_PREFIX
 from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendFailure, SendReceipt
 
@@ -33,8 +34,6 @@ logger = logging.getLogger(__name__)
 STATUS_CALLBACK_PATH = "/webhook/twilio/status"
 #: Too many requests (the REST API's and the WhatsApp sender's limits): try again later.
 RATE_LIMIT_CODES = frozenset({20429, 63018})
-#: Outside the 24-hour window: only a template may go out now.
-WINDOW_CLOSED_CODE = 63016
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 #: A number however it is spelled ("+15551230001", "1 (555) 123-0001"), not a user id ("US.1234").
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{4,30}")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from channels_app.whatsapp.errors import closes_window
 from conversations.inbound import (
     InboundBatch,
     InboundMessage,
@@ -569,6 +570,7 @@ def _parse_status(raw: Any, account: str) -> StatusUpdate:
         error_code=code,
         error_detail=detail,
         raw=raw,
+        window_closed=status == "failed" and closes_window(code),
     )
 
 

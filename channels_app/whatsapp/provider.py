@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from channels_app.whatsapp.errors import WINDOW_CLOSED_CODE
 from conversations.models import GROUP_ADDRESS_PREFIX
 from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendFailure, SendReceipt
 
@@ -28,8 +29,6 @@ logger = logging.getLogger(__name__)
 RATE_LIMIT_CODES = frozenset({130429, 131056, 4, 80007})
 #: Meta-side trouble (unknown error, service unavailable, downtime, maintenance mode).
 TRANSIENT_CODES = frozenset({131000, 131016, 2, 131057})
-#: More than 24 hours since the contact last wrote: only a template may go out now.
-WINDOW_CLOSED_CODE = 131047
 #: Not a WhatsApp user, or one who cannot receive this message: sending again will not help.
 UNDELIVERABLE_CODE = 131026
 _KNOWN_CODES = RATE_LIMIT_CODES | TRANSIENT_CODES | {WINDOW_CLOSED_CODE, UNDELIVERABLE_CODE}

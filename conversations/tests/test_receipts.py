@@ -17,6 +17,9 @@ from conversations.models import (
     Author,
     Conversation,
     Direction,
+    Draft,
+    DraftKind,
+    DraftStatus,
     EarlyStatus,
     Escalation,
     Message,
@@ -62,6 +65,26 @@ def test_a_failure_reported_before_the_id_was_stored_fails_the_message_once_it_i
     assert (in_flight.status, in_flight.error_code) == (MessageStatus.FAILED, "131026")
     assert Escalation.objects.get().reason == "send_failed"
     assert not EarlyStatus.objects.exists()
+
+
+def test_a_closed_window_reported_before_the_id_was_stored_still_offers_the_template(in_flight):
+    in_flight.account.reengagement_template = "hello_world"
+    in_flight.account.save()
+    ingest_batch(receipt(in_flight, MessageStatus.FAILED, error_code="x1", window_closed=True))
+    assert EarlyStatus.objects.get().window_closed
+
+    _record_accepted(in_flight, "wamid.OUT1")
+
+    assert Escalation.objects.get().reason == "window_closed"
+    assert Draft.objects.get(kind=DraftKind.TEMPLATE).status == DraftStatus.PENDING
+
+
+def test_the_domain_reads_the_flag_never_the_providers_code(in_flight):
+    in_flight.provider_message_id = "wamid.OUT1"
+    in_flight.save()
+    ingest_batch(receipt(in_flight, MessageStatus.FAILED, error_code="131047"))
+    assert Escalation.objects.get().reason == "send_failed"
+    assert not Draft.objects.exists()
 
 
 def test_receipts_that_raced_the_send_are_applied_by_the_sweeper_in_order(in_flight):

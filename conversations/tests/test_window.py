@@ -28,6 +28,7 @@ from conversations.models import (
     RuleAction,
     User,
 )
+from conversations.trust import guards
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +119,83 @@ def test_the_window_state_names_the_configured_template(owner, account):
     state = window.window_state(conversation)
     assert (state.applies, state.open, state.template, state.language) == (True, False, TEMPLATE, "en_GB")
     assert state.template_configured
+
+
+# -- the window's decisions, one at a time --------------------------------------------------------
+
+
+def outbound(conversation: Conversation, kind: str = "text") -> Message:
+    return Message.objects.create(
+        conversation=conversation,
+        account=conversation.account,
+        direction=Direction.OUT,
+        author="assistant",
+        kind=kind,
+        text="Thanks",
+        status=MessageStatus.QUEUED,
+    )
+
+
+def windowed(owner, account, *, hours: float) -> Conversation:
+    """A WhatsApp conversation whose contact last wrote `hours` ago."""
+    return Conversation.objects.create(
+        owner=owner,
+        account=account,
+        contact=Contact.objects.create(owner=owner, address=PROVIDER_NUMBER),
+        last_inbound_at=timezone.now() - timedelta(hours=hours),
+    )
+
+
+def window_finding() -> guards.Finding:
+    return guards.Finding(guard=window.GUARD, effect=guards.ESCALATE, words=(), detail="closed")
+
+
+def test_the_send_job_attempts_free_form_only_while_the_window_is_open(owner, account):
+    open_now = windowed(owner, account, hours=1)
+    assert not window.refuses(outbound(open_now))
+    Conversation.objects.filter(pk=open_now.pk).update(last_inbound_at=timezone.now() - timedelta(hours=25))
+    assert window.refuses(outbound(Conversation.objects.get(pk=open_now.pk)))
+
+
+def test_a_template_is_attempted_after_the_window_closed(owner, account):
+    assert not window.refuses(outbound(windowed(owner, account, hours=30), kind="template"))
+
+
+def test_a_refused_reply_offers_the_template_and_a_refused_template_offers_none(owner, account):
+    conversation = windowed(owner, account, hours=30)
+    offer = window.report_refused(outbound(conversation, kind="template"), detail="the template failed")
+    assert offer is None and not Draft.objects.exists()
+    assert Escalation.objects.get().reason == "window_closed"
+
+    offer = window.report_refused(outbound(conversation), detail="the reply failed")
+    assert offer.kind == DraftKind.TEMPLATE and offer.status == DraftStatus.PENDING
+
+
+def test_a_recorded_turn_withdraws_template_offers_only_while_the_window_is_open(owner, account):
+    conversation = windowed(owner, account, hours=30)
+    offer = window.offer_reengagement(conversation)
+    assert window.settle_offers(conversation) == 0
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now())
+    assert window.settle_offers(Conversation.objects.get(pk=conversation.pk)) == 1
+    offer.refresh_from_db()
+    assert offer.status == DraftStatus.WITHDRAWN
+
+
+def test_a_reply_held_by_the_closed_window_is_reported_with_the_template(owner, account):
+    conversation = windowed(owner, account, hours=30)
+    assert window.report_held_reply(conversation, [window_finding()], replied=False, detail="") is None
+    assert window.report_held_reply(conversation, [], replied=True, detail="") is None
+    assert not Escalation.objects.exists()
+
+    offer = window.report_held_reply(conversation, [window_finding()], replied=True, detail="held")
+    assert offer.kind == DraftKind.TEMPLATE
+    assert Escalation.objects.get().reason == "window_closed"
+
+
+def test_the_windows_finding_is_told_apart_from_the_others():
+    other = guards.Finding(guard="money", effect=guards.HOLD, words=(), detail="money")
+    assert window.closed_in([other, window_finding()]) and not window.closed_in([other])
+    assert window.other_findings([window_finding(), other]) == [other]
 
 
 # -- Meta, end to end ------------------------------------------------------------------------------

@@ -204,6 +204,25 @@ def test_a_failure_outside_the_window_carries_63016_and_says_so():
     assert "24-hour" in update.error_detail and "template" in update.error_detail
 
 
+def test_a_failure_with_63016_is_flagged_as_the_closed_window():
+    assert only_status(fixture_params("status_failed_63016")).window_closed
+
+
+def test_undelivered_with_63016_is_the_closed_window_too():
+    params = {**fixture_params("status_undelivered"), "ErrorCode": "63016"}
+    assert only_status(params).window_closed
+
+
+@pytest.mark.parametrize("name", ["status_undelivered", "status_sent", "status_delivered", "status_read"])
+def test_other_callbacks_are_not_flagged_as_the_closed_window(name):
+    assert not only_status(fixture_params(name)).window_closed
+
+
+def test_63016_on_a_receipt_that_is_not_a_failure_is_not_the_closed_window():
+    params = {**fixture_params("status_delivered"), "ErrorCode": "63016"}
+    assert not only_status(params).window_closed
+
+
 def test_undelivered_is_a_failure_that_keeps_twilios_words():
     update = only_status(fixture_params("status_undelivered"))
     assert (update.status, update.error_code) == (MessageStatus.FAILED, "63024")

@@ -339,6 +339,21 @@ def test_failed_status_for_a_closed_customer_service_window():
     assert "24 hours" in update.error_detail
 
 
+def test_a_failed_status_with_131047_is_flagged_as_the_closed_window():
+    assert only_status("status_failed_131047").window_closed
+
+
+@pytest.mark.parametrize("name", ["status_failed_131049", "status_sent", "status_delivered", "status_read"])
+def test_other_receipts_are_not_flagged_as_the_closed_window(name):
+    assert not only_status(name).window_closed
+
+
+def test_131047_on_a_status_that_is_not_a_failure_is_not_the_closed_window():
+    payload = fixture_payload("status_failed_131047")
+    payload["entry"][0]["changes"][0]["value"]["statuses"][0]["status"] = "sent"
+    assert not parse_webhook(payload).statuses[0].window_closed
+
+
 def test_out_of_band_errors_become_provider_errors():
     batch = parse_webhook(fixture_payload("errors_130429"))
     assert not batch.messages and not batch.statuses
