@@ -56,7 +56,7 @@ ENGINE_NOTIFY_AFTER = timedelta(seconds=30)
 
 def _claim_turn(conversation_id: int) -> tuple[Conversation, list[Message]] | None:
     """Lock the conversation and return it with the unanswered inbound messages, if it is due."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = (
             Conversation.objects.select_for_update()
             .select_related("owner", "contact", "account")
@@ -183,7 +183,7 @@ def _mark_read(conversation: Conversation, message: Message) -> None:
 
 def _engine_failed(conversation_id: int, exc: Exception, *, waiting_since: datetime) -> None:
     """Retry with backoff; tell the owner after a few attempts; keep the turn pending, never drop it."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         conversation.draft_attempts += 1
         attempt = conversation.draft_attempts
@@ -223,7 +223,7 @@ def _record_outcome(conversation_id: int, through: int, outcome: Outcome, answer
     findings = list(verdict.findings) if verdict else []
     rule = outcome.category.rule
     queued = False
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = (
             Conversation.objects.select_for_update().select_related("contact").get(pk=conversation_id)
         )
