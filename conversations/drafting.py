@@ -37,6 +37,7 @@ from conversations.models import (
     Escalation,
     EscalationReason,
     Message,
+    OwnerSettings,
     RuleAction,
 )
 from conversations.providers import SendFailure, get_provider
@@ -94,6 +95,10 @@ def draft_reply(conversation_id: int) -> None:
     through = unanswered[-1].pk
     readable_texts = [m.text for m in unanswered if m.kind in Kind.READABLE and m.revoked_at is None]
     owner = owner_policy(conversation.owner_id)
+    if (
+        owner.settings.pk is None
+    ):  # an owner made without gatekeeper_setup: their first draft stores the defaults
+        OwnerSettings.objects.get_or_create(owner_id=conversation.owner_id)
     history = recent_messages(conversation)
 
     known = senders.establish(conversation, owner, readable_texts)
