@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 from django.conf import settings as django_settings
@@ -26,6 +27,15 @@ def _fresh_job_record():
     job_queue.recorded.clear()
     yield
     job_queue.recorded.clear()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis that REDIS_URL names (CI sets it); without it a test that needs Redis is skipped, saying so."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/<db> to run it (README, Development)")
+    return url
 
 
 @pytest.fixture

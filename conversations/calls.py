@@ -246,7 +246,9 @@ def _say_out(conversation: Conversation, key: str, text: str, answer: CallAnswer
 
 
 def _forward_number(owner_id: int) -> str:
-    owner_settings, _ = OwnerSettings.objects.get_or_create(owner_id=owner_id)
+    owner_settings = OwnerSettings.objects.filter(owner_id=owner_id).first()
+    if owner_settings is None:
+        return ""
     return (owner_settings.forward_calls_to or owner_settings.notify_whatsapp).strip()
 
 

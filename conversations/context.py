@@ -34,7 +34,10 @@ class Policyholder:
 
 
 def owner_policy(owner_id: int) -> Policyholder:
-    owner_settings, _ = OwnerSettings.objects.get_or_create(owner_id=owner_id)
+    """What decides a reply for this owner; a read only: an owner without stored settings gets the defaults."""
+    owner_settings = OwnerSettings.objects.filter(owner_id=owner_id).first() or OwnerSettings(
+        owner_id=owner_id
+    )
     return Policyholder(
         settings=owner_settings,
         rules=tuple(Rule.objects.filter(owner_id=owner_id)),

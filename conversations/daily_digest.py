@@ -133,12 +133,13 @@ def due_owners(now: datetime | None = None) -> list[int]:
 def send_digest(owner_id: int, *, now: datetime | None = None) -> bool:
     """The digest job: claim the owner's digest for today and send it; whether anything was sent.
 
-    The claim (`last_digest_at`) and the email share a transaction: a mail server that is down
-    rolls the claim back and the digest is tried again after RETRY_AFTER; a second worker waits
-    for the lock and then finds the day claimed. The WhatsApp note goes out after the commit, once.
+    The claim (`last_digest_at`) is made under the owner's row lock and committed before the
+    email goes out, so no mail server is waited on while the lock is held; a second worker waits
+    for the lock and then finds the day claimed. A mail server that is down releases the claim
+    and the digest is tried again after RETRY_AFTER. The WhatsApp note goes out after, once.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         row = OwnerSettings.objects.select_for_update().filter(owner_id=owner_id).first()
         if row is None or not is_due(row.digest_hour, row.time_zone, row.last_digest_at, now):
             return False
@@ -158,13 +159,13 @@ def send_digest(owner_id: int, *, now: datetime | None = None) -> bool:
         if digest.empty:
             logger.info("owner %s: nothing happened and nothing waits; no digest", owner_id)
             return False
-        delivered = _email(owner_id, row, digest)
-        if not delivered:
-            transaction.set_rollback(True)
-        number = row.notify_whatsapp.strip()
-    if not delivered:
-        OwnerSettings.objects.filter(pk=row.pk).update(digest_retry_at=now + RETRY_AFTER)
+    if not _email(owner_id, row, digest):
+        # Release the claim (unless a later one replaced it) and try again after the pause.
+        OwnerSettings.objects.filter(pk=row.pk, last_digest_at=now).update(
+            last_digest_at=previous, digest_retry_at=now + RETRY_AFTER
+        )
         return False
+    number = row.notify_whatsapp.strip()
     if number:
         send_to_owner(owner_id, note(digest))
     return True
@@ -300,7 +301,7 @@ def _quote(text: str) -> str:
 
 
 def _email(owner_id: int, row: OwnerSettings, digest: Digest) -> bool:
-    """Email the digest; False when the mail server may take it later (the claim is rolled back)."""
+    """Email the digest; False when the mail server may take it later (the caller releases the claim)."""
     address = (
         row.notify_email or User.objects.filter(pk=owner_id).values_list("email", flat=True).first() or ""
     )

@@ -37,6 +37,7 @@ from conversations.models import (
     Escalation,
     EscalationReason,
     Message,
+    OwnerSettings,
     RuleAction,
 )
 from conversations.providers import SendFailure, get_provider
@@ -56,7 +57,7 @@ ENGINE_NOTIFY_AFTER = timedelta(seconds=30)
 
 def _claim_turn(conversation_id: int) -> tuple[Conversation, list[Message]] | None:
     """Lock the conversation and return it with the unanswered inbound messages, if it is due."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = (
             Conversation.objects.select_for_update()
             .select_related("owner", "contact", "account")
@@ -94,6 +95,10 @@ def draft_reply(conversation_id: int) -> None:
     through = unanswered[-1].pk
     readable_texts = [m.text for m in unanswered if m.kind in Kind.READABLE and m.revoked_at is None]
     owner = owner_policy(conversation.owner_id)
+    if (
+        owner.settings.pk is None
+    ):  # an owner made without gatekeeper_setup: their first draft stores the defaults
+        OwnerSettings.objects.get_or_create(owner_id=conversation.owner_id)
     history = recent_messages(conversation)
 
     known = senders.establish(conversation, owner, readable_texts)
@@ -183,7 +188,7 @@ def _mark_read(conversation: Conversation, message: Message) -> None:
 
 def _engine_failed(conversation_id: int, exc: Exception, *, waiting_since: datetime) -> None:
     """Retry with backoff; tell the owner after a few attempts; keep the turn pending, never drop it."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         conversation.draft_attempts += 1
         attempt = conversation.draft_attempts
@@ -233,7 +238,7 @@ def _record_outcome(conversation_id: int, through: int, outcome: Outcome, answer
     The steps run in the order of the flow (docs/architecture.md, invariants 5 and 6), all in one
     transaction, so a turn is recorded whole or not at all.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = _lock_conversation(conversation_id)
         if not _turn_still_due(conversation, through):
             return False

@@ -5,9 +5,10 @@ they gave their own WhatsApp number, sends it there too from their gatekeeper's 
 
 Batched per owner: at most one email (and one WhatsApp note) every NOTIFY_EMAIL_INTERVAL
 seconds. An escalation within the interval waits for the owner's digest, scheduled for when
-the interval ends, which covers everything not yet notified. The decision and the send run
-under a row lock on the owner's OwnerSettings, so workers in several processes send one
-email per batch. Names the company chose are made header-safe (`header_safe`).
+the interval ends, which covers everything not yet notified. The batch is claimed under a row
+lock on the owner's OwnerSettings, so workers in several processes send one email per batch;
+the email and the WhatsApp note go out after that claim commits, never under the lock.
+Names the company chose are made header-safe (`header_safe`).
 """
 
 from __future__ import annotations
@@ -164,33 +165,49 @@ def review_queue_url() -> str:
 
 
 def _notify(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> None:
-    notice = _email_batch(owner_id, now=now, escalation_id=escalation_id)
-    if notice is not None:
-        send_to_owner(
-            notice.owner_id,
-            notice.text,
-            number=notice.number,
-            draft_id=notice.draft_id,
-            conversation_id=notice.conversation_id,
-        )
+    batch = _claim_batch(owner_id, now=now, escalation_id=escalation_id)
+    if batch is None or not _email(batch) or batch.notice is None:
+        return
+    notice = batch.notice
+    send_to_owner(
+        notice.owner_id,
+        notice.text,
+        number=notice.number,
+        draft_id=notice.draft_id,
+        conversation_id=notice.conversation_id,
+    )
 
 
-def _email_batch(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> WhatsAppNotice | None:
-    """Email the owner about every escalation not yet notified, or schedule the digest when it is too soon.
+@dataclass(frozen=True)
+class _Batch:
+    """The escalations one email covers, claimed (marked notified) in a committed transaction."""
 
-    Runs under a row lock on the owner's settings, so workers in any number of processes send
-    one email per batch; returns the WhatsApp note still to send, if any (one per email).
+    owner_id: int
+    ids: list[int]
+    now: datetime
+    address: str
+    subject: str
+    body: str
+    notice: WhatsAppNotice | None
+
+
+def _claim_batch(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> _Batch | None:
+    """Claim every escalation not yet notified for one email, or schedule the digest when it is too soon.
+
+    Decided under a row lock on the owner's settings, so workers in any number of processes
+    claim one batch; the claim commits before anything is sent (`_email`), so no mail server
+    or provider is ever waited on while the lock is held.
     """
     pending = Escalation.objects.filter(conversation__owner_id=owner_id, notified_at__isnull=True)
     if not pending.exists():
         return None
     OwnerSettings.objects.get_or_create(owner_id=owner_id)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         owner_settings = OwnerSettings.objects.select_for_update().get(owner_id=owner_id)
         now = now or timezone.now()
         ids = list(pending.order_by("created_at", "id").values_list("id", flat=True))
         if not ids:
-            return None  # another worker sent them while this one waited for the lock
+            return None  # another worker claimed them while this one waited for the lock
         interval = timedelta(seconds=settings.NOTIFY_EMAIL_INTERVAL)
         last = owner_settings.last_notified_at
         if last is not None and now < last + interval:
@@ -214,51 +231,65 @@ def _email_batch(owner_id: int, *, now: datetime | None, escalation_id: int | No
         )
         owner_email = User.objects.filter(pk=owner_id).values_list("email", flat=True).first() or ""
         address = owner_settings.notify_email or owner_email
-        subject = _subject(shown[0], len(ids))
-        if address:
-            try:
-                send_mail(
-                    subject=subject,
-                    message=_body(shown, len(ids)),
-                    from_email=None,
-                    recipient_list=[address],
-                )
-            except Exception as exc:
-                if not _undeliverable(exc):
-                    # Perhaps the mail server is down: the attempt counts as the owner's last, so
-                    # the batch is tried again with the digest, not by every job and sweep meanwhile.
-                    retry = max(interval.total_seconds(), RETRY_AFTER_SECONDS)
-                    owner_settings.last_notified_at = now
-                    owner_settings.save(update_fields=["last_notified_at"])
-                    _schedule_digest(owner_id, due=now + timedelta(seconds=retry), now=now)
-                    logger.warning(
-                        "could not email owner %s about %d escalation(s) (%s: %s); trying again in %d s",
-                        owner_id,
-                        len(ids),
-                        type(exc).__name__,
-                        exc,
-                        retry,
-                        exc_info=not isinstance(exc, OSError),  # an unexpected error shows where it came from
-                    )
-                    return None
-                logger.error(
-                    "the email to owner %s about %d escalation(s) cannot be sent (%s: %s); "
-                    "they are marked notified and wait in the review queue",
-                    owner_id,
-                    len(ids),
-                    type(exc).__name__,
-                    exc,
-                )
-        else:
+        if not address:
             logger.warning("owner %s has no email address; escalation(s) %s not emailed", owner_id, ids)
         for start in range(0, len(ids), MARK_CHUNK):
             Escalation.objects.filter(pk__in=ids[start : start + MARK_CHUNK]).update(notified_at=now)
         owner_settings.last_notified_at = now
         owner_settings.save(update_fields=["last_notified_at"])
         number = owner_settings.notify_whatsapp.strip()
-        if not number:
-            return None
-        return _whatsapp_notice(owner_id, number, shown, len(ids))
+        return _Batch(
+            owner_id=owner_id,
+            ids=ids,
+            now=now,
+            address=address,
+            subject=_subject(shown[0], len(ids)),
+            body=_body(shown, len(ids)),
+            notice=_whatsapp_notice(owner_id, number, shown, len(ids)) if number else None,
+        )
+
+
+def _email(batch: _Batch) -> bool:
+    """Send the claimed batch's email (after the claim's commit); False when it is to be tried again.
+
+    A mail server that is down releases the claim: the escalations wait for a digest after the
+    interval (or RETRY_AFTER_SECONDS), the attempt counting as the owner's last notification, so
+    they are not retried by every job and sweep meanwhile. An email that can never be sent as it
+    stands stays claimed: the escalations wait in the review queue.
+    """
+    if not batch.address:
+        return True
+    try:
+        send_mail(subject=batch.subject, message=batch.body, from_email=None, recipient_list=[batch.address])
+    except Exception as exc:
+        if _undeliverable(exc):
+            logger.error(
+                "the email to owner %s about %d escalation(s) cannot be sent (%s: %s); "
+                "they are marked notified and wait in the review queue",
+                batch.owner_id,
+                len(batch.ids),
+                type(exc).__name__,
+                exc,
+            )
+            return True
+        retry = max(settings.NOTIFY_EMAIL_INTERVAL, RETRY_AFTER_SECONDS)
+        with transaction.atomic(durable=True):
+            for start in range(0, len(batch.ids), MARK_CHUNK):
+                Escalation.objects.filter(
+                    pk__in=batch.ids[start : start + MARK_CHUNK], notified_at=batch.now
+                ).update(notified_at=None)
+            _schedule_digest(batch.owner_id, due=batch.now + timedelta(seconds=retry), now=batch.now)
+        logger.warning(
+            "could not email owner %s about %d escalation(s) (%s: %s); trying again in %d s",
+            batch.owner_id,
+            len(batch.ids),
+            type(exc).__name__,
+            exc,
+            retry,
+            exc_info=not isinstance(exc, OSError),  # an unexpected error shows where it came from
+        )
+        return False
+    return True
 
 
 def _schedule_digest(owner_id: int, *, due: datetime, now: datetime) -> None:

@@ -114,7 +114,7 @@ def schedule_by_owner(
         )
     if due_at - now > LONGEST:
         raise FollowUpRefused(f"due_at is more than {LONGEST.days} days ahead.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         followup = FollowUp.objects.create(
             conversation=conversation,
             due_at=min(due_at, now) if fire_now else due_at,
@@ -153,7 +153,7 @@ def schedule_from_engine(
 
 def cancel(*, followup_id: int, by: User) -> FollowUp:
     """The owner cancels a scheduled follow-up; one already fired or cancelled is refused."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         followup = FollowUp.objects.select_for_update().filter(pk=followup_id).first()
         if followup is None:
             raise FollowUpRefused("This follow-up no longer exists.")

@@ -218,7 +218,7 @@ class NothingToConfirm(Exception):
 
 def confirm_identity(*, conversation_id: int, by: User) -> Contact:
     """The owner vouches that the contact of this conversation is still who they were."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = Conversation.objects.select_related("contact").get(pk=conversation_id)
         contact = Contact.objects.select_for_update().get(pk=conversation.contact_id)
         if contact.identity_changed_at is None:

@@ -62,7 +62,7 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
     result = IngestResult()
     wanted = {(m.provider, m.account_address) for m in batch.messages}
     wanted |= {(s.provider, s.account_address) for s in batch.statuses}
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         known = _conversations_of_senders(batch.messages)
         accounts = {(c.account.provider, c.account.address): c.account for c in known}
         accounts |= _load_accounts(wanted - accounts.keys())

@@ -171,18 +171,23 @@ class Answer:
 def run(command_id: int) -> None:
     """The command's job: act once, keep the answer, and send it to the owner after the commit.
 
-    The owner just wrote, so their window is open: notes held while it was closed go out too.
+    The action goes through the services, each its own committed transaction (never nested in
+    this job's); the answer is then recorded under the command's row lock. A twin run of the
+    same job acts on a draft that is no longer pending (refused, nothing sent twice) and finds
+    the command handled, so the owner gets one answer. The owner just wrote, so their window
+    is open: notes held while it was closed go out too.
     """
-    with transaction.atomic():
-        command = (
-            OwnerCommand.objects.select_for_update()
-            .select_related("owner")
-            .filter(pk=command_id, handled_at__isnull=True)
-            .first()
-        )
-        if command is None:
-            return  # done already (a job that ran twice)
-        answer = answer_command(command)
+    pending = OwnerCommand.objects.select_related("owner").filter(pk=command_id, handled_at__isnull=True)
+    command = pending.first()
+    if command is None:
+        return  # done already (a job that ran twice)
+    answer = answer_command(command)
+    with transaction.atomic(durable=True):
+        if (
+            OwnerCommand.objects.select_for_update().filter(pk=command_id, handled_at__isnull=True).first()
+            is None
+        ):
+            return  # a twin run recorded its answer first
         command.action = answer.action
         command.draft_id = answer.draft_id
         command.outcome = answer.outcome

@@ -117,7 +117,7 @@ def note_engine_reply(
 
 def dismiss(*, promise_id: int, by: User) -> Promise:
     """The owner says this promise needs no chasing; only an open promise can be dismissed."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         promise = Promise.objects.select_for_update().filter(pk=promise_id).first()
         if promise is None:
             raise ActionRefused("This promise no longer exists.")

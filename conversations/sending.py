@@ -132,7 +132,7 @@ def queue_template(draft: Draft, *, schedule: bool = True) -> list[Message]:
 
 def _next_to_send(conversation_id: int) -> Message | None:
     """Claim the oldest queued message of the conversation, unless one is already in flight."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
         if conversation is None:
             return None
@@ -213,7 +213,7 @@ def _deliver(provider: ChannelProvider, message: Message) -> SendReceipt:
 def _refuse_outside_window(message: Message) -> None:
     """The window closed: fail the free-form message without attempting it, and offer the template."""
     logger.info("message %s not sent: the 24-hour window of its conversation has closed", message.pk)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         fail_message(
             message,
             code=window.CLOSED_CODE,
@@ -225,7 +225,7 @@ def _refuse_outside_window(message: Message) -> None:
 def _record_accepted(message: Message, provider_message_id: str, *, printed: bool = False) -> None:
     """The provider took the message; without a configured provider it was only printed, and says so."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         dashboard_events.changed(message.conversation)
         Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
             status=MessageStatus.PRINTED if printed else MessageStatus.SENT,
@@ -253,7 +253,7 @@ def _record_accepted(message: Message, provider_message_id: str, *, printed: boo
 
 def _record_failure(message: Message, failure: SendFailure) -> bool:
     """Schedule a retry or fail the message and tell the owner; True when the next message may go."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if failure.retryable and message.attempts <= len(SEND_BACKOFF):
             delay = max(SEND_BACKOFF[message.attempts - 1], failure.retry_after or 0)
             Message.objects.filter(pk=message.pk).update(

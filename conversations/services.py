@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import audit
+from conversations import audit, window
 from conversations.models import (
     AuditAction,
     Author,
@@ -89,7 +89,7 @@ def draft_approve(
     A stale draft (a newer provider message or an owner reply since it was written) is
     refused with `StaleDraft` unless `seen_through` names the newest of those messages.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         draft = _locked_draft(draft_id)
         staleness = draft_staleness(draft)
         if staleness.stale and (seen_through is None or seen_through < staleness.newest_message_id):
@@ -129,7 +129,7 @@ def draft_edit(*, draft_id: int, by: User, text: str) -> Draft:
 
 def draft_reject(*, draft_id: int, by: User) -> Draft:
     """Reject a pending draft; nothing is sent."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         draft = _locked_draft(draft_id)
         draft.status = DraftStatus.REJECTED
         draft.decided_by = by
@@ -206,7 +206,7 @@ def _withdrawn_note(count: int) -> str:
 
 def conversation_take_over(*, conversation_id: int, by: User) -> Conversation:
     """The owner answers from now on: the assistant stays silent and its pending drafts are withdrawn."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = _locked_conversation(conversation_id)
         if conversation.bot_paused:
             return conversation
@@ -227,7 +227,7 @@ def conversation_take_over(*, conversation_id: int, by: User) -> Conversation:
 
 def conversation_release(*, conversation_id: int, by: User) -> Conversation:
     """Hand the conversation back, or mark it handled; what came in while the owner held it counts as answered."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = _locked_conversation(conversation_id)
         before = {"bot_paused": conversation.bot_paused, "status": conversation.status}
         if not conversation.bot_paused and conversation.status == ConversationStatus.OPEN:
@@ -286,7 +286,7 @@ def conversation_answered_elsewhere(*, conversation_id: int, message: Message) -
 def conversation_reply(*, conversation_id: int, by: User, text: str) -> list[Message]:
     """Send the owner's own words; answering by hand also takes the conversation over."""
     text = _clean_text(text)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         conversation = _locked_conversation(conversation_id)
         was_paused = conversation.bot_paused
         conversation.bot_paused = True
@@ -305,3 +305,25 @@ def conversation_reply(*, conversation_id: int, by: User, text: str) -> list[Mes
             after={"text": text, "messages": [message.pk for message in messages]},
         )
         return messages
+
+
+def conversation_reengage(*, conversation_id: int) -> tuple[Draft, bool]:
+    """The owner asks to reach a contact whose window closed: the template draft to approve, and whether it is new.
+
+    Refused (`window.ReengagementRefused`) on channels without a window, while the window is
+    open (a normal reply works), and when the channel account names no template.
+    """
+    with transaction.atomic(durable=True):
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("account", "contact")
+            .get(pk=conversation_id)
+        )
+        refusal = window.reengage_refusal(conversation)
+        if refusal is not None:
+            raise window.ReengagementRefused(refusal)
+        existed = window.has_live_offer(conversation)
+        draft = window.offer_reengagement(conversation)
+        if draft is None:  # cannot happen under this lock; kept so the contract holds if it ever does
+            raise window.ReengagementRefused(f"{conversation.account} has no re-engagement template.")
+        return draft, not existed

@@ -56,7 +56,7 @@ def sweep_stalled_work(now: datetime | None = None) -> SweepResult:
     for message in Message.objects.filter(
         direction=Direction.OUT, status=MessageStatus.SENDING, updated_at__lt=cut_off
     ).select_related("conversation"):
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             locked = (
                 Message.objects.select_for_update()
                 .filter(pk=message.pk, status=MessageStatus.SENDING)

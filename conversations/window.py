@@ -238,35 +238,24 @@ def withdraw_offers(conversation: Conversation) -> int:
     )
 
 
-def conversation_reengage(*, conversation_id: int) -> tuple[Draft, bool]:
-    """The owner asks to reach a contact whose window closed: the template draft to approve, and whether it is new.
-
-    Refused on channels without a window, while the window is open (a normal reply works),
-    and when the channel account names no template.
-    """
-    with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("account", "contact")
-            .get(pk=conversation_id)
+def reengage_refusal(conversation: Conversation) -> str | None:
+    """Why the owner cannot ask for the template now (no window, still open, no template), or None."""
+    account = conversation.account
+    if not applies_to(account):
+        return "Only WhatsApp conversations have a 24-hour window to reopen."
+    if is_open(conversation):
+        return f"The 24-hour window is open until {_when(closes_at(conversation))}: reply normally."
+    if not account.reengagement_template.strip():
+        return (
+            f"{account} has no re-engagement template: set one on the channel account "
+            "(a Meta template name and language, or a Twilio Content SID)."
         )
-        account = conversation.account
-        if not applies_to(account):
-            raise ReengagementRefused("Only WhatsApp conversations have a 24-hour window to reopen.")
-        if is_open(conversation):
-            raise ReengagementRefused(
-                f"The 24-hour window is open until {_when(closes_at(conversation))}: reply normally."
-            )
-        if not account.reengagement_template.strip():
-            raise ReengagementRefused(
-                f"{account} has no re-engagement template: set one on the channel account "
-                "(a Meta template name and language, or a Twilio Content SID)."
-            )
-        existed = conversation.drafts.filter(kind=DraftKind.TEMPLATE, status__in=_LIVE).exists()
-        draft = offer_reengagement(conversation)
-        if draft is None:  # cannot happen under this lock; kept so the contract holds if it ever does
-            raise ReengagementRefused(f"{account} has no re-engagement template.")
-        return draft, not existed
+    return None
+
+
+def has_live_offer(conversation: Conversation) -> bool:
+    """Whether a template draft is already pending or on its way for this conversation."""
+    return conversation.drafts.filter(kind=DraftKind.TEMPLATE, status__in=_LIVE).exists()
 
 
 def _next_step(account: ChannelAccount, draft: Draft | None, *, offered: bool) -> str:

@@ -3,6 +3,9 @@
 import os
 import tempfile
 
+# A developer's `.env` (AI_PROVIDER=openai, a burst window, ...) must not change what the suite checks;
+# set in the environment, so child processes started with these settings read none either.
+os.environ["GATEKEEPER_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-suite-only")
 os.environ.setdefault("WHATSAPP_APP_SECRET", "test_app_secret")
 os.environ.setdefault("WHATSAPP_VERIFY_TOKEN", "test-verify-token")

@@ -26,6 +26,9 @@ UNMATCHED_CONFIDENCE = 0.1
 class ScriptedEngine(AIClient):
     """Answers with the first script entry whose `match` regex finds the latest company message."""
 
+    #: How an entry's `delay` is waited out; a test gives an instance one that records it instead.
+    sleep = staticmethod(time.sleep)
+
     def __init__(self, alias: str, *, script_path: str = "", script: list | None = None, **options) -> None:
         super().__init__(alias, **options)
         self.script_path = str(script_path or "")
@@ -64,7 +67,7 @@ class ScriptedEngine(AIClient):
                     raise AIError(f"AI engine {self.alias!r}: entry {index} has a bad regex: {exc}") from exc
             delay = entry.get("delay")
             if delay:
-                time.sleep(float(delay))
+                self.sleep(float(delay))
             if "error" in entry:
                 raise AIError(str(entry["error"]))
             return self._reply(entry, index, context)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 
@@ -166,13 +165,12 @@ def test_a_rejected_api_key_raises_ai_error_without_revealing_the_key(server, ca
     assert wrong not in repr(engine)
 
 
-def test_a_slow_server_with_a_small_timeout_raises_ai_error_quickly(server):
+def test_a_server_slower_than_the_timeout_raises_ai_error_naming_it(server):
+    """The answer (delayed 10 s) would succeed if the timeout were not applied: raising at all proves it was."""
     engine = OpenAIEngine("openai", api_key=API_KEY, base_url=server.base_url, model="gpt-test", timeout=0.3)
     server.respond(answer(), delay=10)
-    started = time.monotonic()
     with pytest.raises(AIError, match=r"within 0\.3s"):
         engine.generate(CONTEXT)
-    assert time.monotonic() - started < 3
 
 
 def test_an_unreachable_server_raises_ai_error():

@@ -141,6 +141,12 @@ class LoopbackStandIn(Generic[Record]):
         with self._condition:
             self._delays.extend([seconds] * times)
 
+    @property
+    def delays_pending(self) -> list[float]:
+        """The holds `delay_next()` queued that no request has used yet."""
+        with self._condition:
+            return list(self._delays)
+
     def _script(
         self,
         status: int,

@@ -98,24 +98,27 @@ def _choice_filter(request: Request, name: str, choices: list[str] | None = None
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Your settings (created with safe defaults on first read)"),
+    get=extend_schema(summary="Your settings (the safe defaults until you first change them)"),
     patch=extend_schema(summary="Change your settings"),
 )
 @extend_schema(tags=["settings"])
 class OwnerSettingsView(RetrieveUpdateAPIView):
-    """The requesting owner's settings, created with the defaults on first access."""
+    """The requesting owner's settings; reading never stores anything, the first change stores them."""
 
     serializer_class = OwnerSettingsSerializer
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self) -> OwnerSettings:
-        """The requester's settings; a new owner gets the safe defaults."""
-        owner_settings, _ = OwnerSettings.objects.get_or_create(owner=self.request.user)
-        return owner_settings
+        """The requester's settings; an owner without stored settings sees the safe defaults (unsaved)."""
+        user = self.request.user
+        return OwnerSettings.objects.filter(owner=user).first() or OwnerSettings(owner=user)
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         """Save through the configuration service, which records the change in the audit trail."""
         owner_settings = serializer.instance
+        if owner_settings.pk is None:  # the first change stores the defaults, then changes them
+            owner_settings, _ = OwnerSettings.objects.get_or_create(owner=self.request.user)
+            serializer.instance = owner_settings
         for name, value in serializer.validated_data.items():
             setattr(owner_settings, name, value)
         configuration.owner_settings_save(owner_settings=owner_settings, by=self.request.user)

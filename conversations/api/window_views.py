@@ -16,7 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations import window
+from conversations import services, window
 from conversations.api.serializers import NamedChoiceField
 from conversations.models import Conversation, Draft, DraftKind, DraftStatus
 
@@ -115,7 +115,7 @@ class ConversationReengageView(_OwnedConversationView):
         """201 with a new template draft, 200 with the one already offered; nothing is sent yet."""
         conversation = self.get_object()
         try:
-            draft, created = window.conversation_reengage(conversation_id=conversation.pk)
+            draft, created = services.conversation_reengage(conversation_id=conversation.pk)
         except window.ReengagementRefused as refusal:
             raise WindowRefused(str(refusal)) from refusal
         return Response(

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conversations.models import ApprovalMode, Fact, OwnerSettings, Rule, RuleAction
 
 pytestmark = pytest.mark.django_db
 
 
-def test_settings_are_created_with_safe_defaults_on_first_read(client_a, owner_a):
-    response = client_a.get("/user-settings/")
+def inserts(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().upper().startswith("INSERT")
+    ]
+
+
+def test_reading_settings_shows_the_safe_defaults_and_stores_nothing(client_a, owner_a):
+    with CaptureQueriesContext(connection) as queries:
+        response = client_a.get("/user-settings/")
 
     assert response.status_code == 200
     assert response.json()["approval_mode"] == ApprovalMode.WHEN_UNSURE
@@ -28,7 +39,18 @@ def test_settings_are_created_with_safe_defaults_on_first_read(client_a, owner_a
         "last_digest_at",
         "forward_calls_to",
     }
-    assert OwnerSettings.objects.filter(owner=owner_a).count() == 1
+    assert inserts(queries) == [], "a GET never writes"
+    assert not OwnerSettings.objects.filter(owner=owner_a).exists()
+
+
+def test_the_first_change_stores_the_defaults_with_it(client_a, owner_a):
+    response = client_a.patch("/user-settings/", {"persona": "Brief."}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["persona"] == "Brief."
+    saved = OwnerSettings.objects.get(owner=owner_a)
+    assert (saved.persona, saved.approval_mode) == ("Brief.", ApprovalMode.WHEN_UNSURE)
+    assert client_a.get("/user-settings/").json()["persona"] == "Brief."
 
 
 def test_settings_patch_changes_only_the_given_fields(client_a, owner_a):
@@ -89,7 +111,7 @@ def test_settings_refuse_a_digest_hour_outside_0_to_23(client_a, owner_a, hour):
 
     assert response.status_code == 400
     assert response.json()["digest_hour"]
-    assert OwnerSettings.objects.get(owner=owner_a).digest_hour == 8
+    assert client_a.get("/user-settings/").json()["digest_hour"] == 8
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "america/sao_paulo", "../../etc/passwd", "", "UTC+3"])
@@ -98,11 +120,11 @@ def test_settings_refuse_an_unknown_time_zone_with_a_reason(client_a, owner_a, z
 
     assert response.status_code == 400
     assert response.json()["time_zone"]
-    assert OwnerSettings.objects.get(owner=owner_a).time_zone != zone
+    assert client_a.get("/user-settings/").json()["time_zone"] != zone
 
 
 def test_settings_last_digest_at_is_read_only(client_a, owner_a):
-    client_a.get("/user-settings/")
+    client_a.patch("/user-settings/", {"persona": "Brief."}, format="json")
     before = OwnerSettings.objects.get(owner=owner_a).last_digest_at
 
     client_a.patch("/user-settings/", {"last_digest_at": "2020-01-01T00:00:00Z"}, format="json")

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,9 +190,15 @@ def test_the_owner_logs_in_approves_a_draft_in_the_browser_and_it_is_sent_once(s
     (sent,) = server.graph.wait_for_sent_texts(1)
     assert sent.text == upsell["text"]
     assert sent.to == "+15550001111"
-    time.sleep(1.0)  # anything sent twice would have arrived by now
+    # The draft is marked sent once the send is recorded; from then nothing is queued or sending,
+    # so there is nothing left that could send it twice.
+    wait_for(
+        lambda: server.api.get(f"/api/drafts/{upsell['id']}/").json()["status"] == "sent",
+        what="the draft marked sent",
+    )
+    messages = server.api.get(f"/api/conversations/{upsell['conversation']}/").json()["messages"]
+    assert [m["status"] for m in messages if m["direction"] == "out"] == ["sent"]
     assert len(server.graph.sent_texts()) == 1
-    assert server.api.get(f"/api/drafts/{upsell['id']}/").json()["status"] == "sent"
 
     page.reload()
     page.wait_for_selector(".gk-delivery-sent")

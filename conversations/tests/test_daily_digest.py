@@ -14,7 +14,7 @@ from email import message_from_bytes
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from conversations import daily_digest
@@ -30,6 +30,7 @@ from conversations.models import (
     OwnerSettings,
 )
 from conversations.sweeper import sweep_stalled_work
+from conversations.tests.smtp import SMTPStandIn
 
 pytestmark = pytest.mark.django_db
 
@@ -276,6 +277,38 @@ def test_a_mail_server_that_is_down_leaves_the_digest_due_after_a_pause(
     assert len(mail.outbox) == 1
     row = OwnerSettings.objects.get(owner=owner_a)
     assert (row.last_digest_at, row.digest_retry_at) == (retry, None)
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_digest_is_emailed_after_the_day_is_claimed_never_under_the_owners_lock(
+    owner_a, make_conversation, settings
+):
+    digest_at(owner_a)
+    reply(make_conversation(owner_a))
+    seen: dict[str, object] = {}
+
+    def while_sending(raw: bytes) -> None:
+        """In the mail server's thread, as the digest arrives: is the owner's row free, the day claimed?"""
+        try:
+            with transaction.atomic():
+                row = OwnerSettings.objects.select_for_update(nowait=True).get(owner=owner_a)
+                seen["claimed"] = row.last_digest_at == NOW
+            seen["lock"] = "free"
+        except DatabaseError as exc:
+            seen["lock"] = f"held: {exc}"
+        finally:
+            connection.close()
+
+    with SMTPStandIn(on_message=while_sending) as smtp:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        assert send_digest(owner_a.pk, now=NOW)
+
+    assert len(smtp.received) == 1
+    assert seen == {"lock": "free", "claimed": True}
 
 
 # -- once, found in the database ------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import uuid
 from datetime import timedelta
@@ -249,12 +248,12 @@ def test_send_latency_is_measured_from_queued_to_accepted(conversation_a):
 
 
 @pytest.fixture
-def rq_queue(settings):
+def rq_queue(settings, redis_url):
     """Jobs in RQ on Redis, in a queue of this test's own."""
     from conversations.jobs import get_backend
 
     name = f"metrics-{uuid.uuid4().hex[:8]}"
-    settings.RQ_QUEUES = {name: {"URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
+    settings.RQ_QUEUES = {name: {"URL": redis_url}}
     settings.GATEKEEPER_JOBS = {"BACKEND": "conversations.jobs.RQBackend", "OPTIONS": {"queue": name}}
     backend = get_backend()
     yield name, backend

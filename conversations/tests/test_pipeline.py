@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ai.testing import OpenAIStandIn
 from conftest import PHONE_NUMBER_ID, PROVIDER_NUMBER, use_model
-from conversations import jobs
+from conversations import jobs, tasks
 from conversations.models import (
     Conversation,
     ConversationStatus,
@@ -30,11 +30,25 @@ from conversations.sweeper import sweep_stalled_work
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def run_draft_job(django_capture_on_commit_callbacks):
+    """Run one conversation's draft job now, as a worker would, whatever its due time."""
+
+    def run(conversation_id: int) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.draft_reply(conversation_id)
+
+    return run
+
+
 def delegate(owner, category="cellphone_provider"):
     """The rule says `auto`, and names the company's number: the owner's own data says who it is."""
     Rule.objects.filter(owner=owner, category=category).update(
         action=RuleAction.AUTO, match_senders=[f"+{PROVIDER_NUMBER}"]
     )
+
+
+DRAFT_JOB = "conversations.tasks.draft_reply"
 
 
 def sent_texts(graph):
@@ -96,6 +110,39 @@ def test_a_burst_of_messages_gets_one_reply(owner, graph_api, deliver, run_jobs)
     assert len(graph_api.sent_texts()) == 1
     draft = Draft.objects.get()
     assert draft.answers_through == Message.objects.filter(direction=Direction.IN).latest("id").pk
+
+
+def test_messages_within_the_burst_window_are_answered_together_once_it_ends(
+    owner, graph_api, deliver, run_jobs, run_draft_job, settings
+):
+    """The window (REPLY_BURST_SECONDS, 0 elsewhere in the suite) is read from the due times, no clock waited on."""
+    settings.REPLY_BURST_SECONDS = 30.0
+    delegate(owner)
+    before = timezone.now()
+    deliver("Hello")
+    conversation = Conversation.objects.get()
+    first_due = conversation.reply_due_at
+    assert before + timedelta(seconds=30) <= first_due <= timezone.now() + timedelta(seconds=30)
+    assert [(job.path, job.delay) for job in jobs.recorded] == [(DRAFT_JOB, 30.0)]
+
+    deliver("About your mobile plan")
+    conversation.refresh_from_db()
+    assert conversation.reply_due_at > first_due, "a new message restarts the window"
+
+    jobs.recorded.clear()
+    run_draft_job(conversation.pk)  # the first message's job, run early: the window is still open
+    assert sent_texts(graph_api) == [] and not Draft.objects.exists()
+    (again,) = jobs.recorded
+    assert again.path == DRAFT_JOB and 0 < again.delay <= 30.0, "it comes back when the window ends"
+
+    Conversation.objects.filter(pk=conversation.pk).update(reply_due_at=timezone.now())  # the window ends
+    jobs.recorded.clear()
+    run_draft_job(conversation.pk)
+    run_jobs()
+    assert len(sent_texts(graph_api)) == 1
+    assert (
+        Draft.objects.get().answers_through == Message.objects.filter(direction=Direction.IN).latest("id").pk
+    )
 
 
 def test_a_retried_job_never_sends_twice(owner, graph_api, deliver, run_jobs):

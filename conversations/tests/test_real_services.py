@@ -107,13 +107,12 @@ def test_the_webhook_answers_503_when_the_database_is_down(owner, client):
 @on_postgres
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_real_rq_worker_drafts_and_sends_the_reply(owner, graph_api, settings, client):
+def test_a_real_rq_worker_drafts_and_sends_the_reply(owner, graph_api, settings, client, redis_url):
     """webhook -> Redis -> a separate `rqworker` process -> the Graph API stand-in receives the reply."""
     Rule.objects.filter(owner=owner, category="cellphone_provider").update(
         action=RuleAction.AUTO, match_senders=["+15550001111"]
     )
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     settings.RQ_QUEUES = {queue: {"URL": redis_url, "DEFAULT_TIMEOUT": 60}}
     settings.GATEKEEPER_JOBS = {"BACKEND": "conversations.jobs.RQBackend", "OPTIONS": {"queue": queue}}
     settings.REPLY_BURST_SECONDS = 0

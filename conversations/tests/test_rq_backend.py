@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +16,9 @@ DRAFT = "conversations.tasks.draft_reply"
 
 
 @pytest.fixture
-def queue_settings(settings):
+def queue_settings(settings, redis_url):
     name = f"urgent-{uuid.uuid4().hex[:8]}"
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    settings.RQ_QUEUES = {name: {"URL": url, "DEFAULT_TIMEOUT": 5}}
+    settings.RQ_QUEUES = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 5}}
     backend = RQBackend(queue=name, urgent=[SEND])
     yield backend
     queue = backend._queue()

@@ -4,7 +4,6 @@ which answers 404, never 500, whatever it is given."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import django_rq
@@ -64,11 +63,10 @@ def operator():
 
 
 @pytest.fixture
-def queue(settings):
+def queue(settings, redis_url):
     """A queue of this test's own on the machine's Redis, holding one job nobody runs."""
     name = f"shared-tools-{uuid.uuid4().hex[:8]}"
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    settings.RQ_QUEUES = {name: {"URL": url, "DEFAULT_TIMEOUT": 5}}
+    settings.RQ_QUEUES = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 5}}
     # rq's own queue enqueues at once (django_rq's waits for a commit that a test never makes).
     rq_queue = Queue(name, connection=django_rq.get_connection(name))
     rq_queue.enqueue("conversations.tasks.never_run", job_id=SAMPLES["job_id"])

@@ -366,8 +366,8 @@ def test_reengaging_offers_one_template_draft_and_returns_it_again(owner, accoun
     close_window()
     conversation = Conversation.objects.get()
 
-    first, created = window.conversation_reengage(conversation_id=conversation.pk)
-    again, created_again = window.conversation_reengage(conversation_id=conversation.pk)
+    first, created = services.conversation_reengage(conversation_id=conversation.pk)
+    again, created_again = services.conversation_reengage(conversation_id=conversation.pk)
 
     assert (created, created_again) == (True, False)
     assert first == again and first.kind == DraftKind.TEMPLATE and first.status == DraftStatus.PENDING
@@ -382,10 +382,10 @@ def test_a_new_offer_follows_a_rejected_one(owner, account, deliver, run_jobs):
     run_jobs()
     close_window()
     conversation = Conversation.objects.get()
-    first, _ = window.conversation_reengage(conversation_id=conversation.pk)
+    first, _ = services.conversation_reengage(conversation_id=conversation.pk)
     services.draft_reject(draft_id=first.pk, by=owner)
 
-    second, created = window.conversation_reengage(conversation_id=conversation.pk)
+    second, created = services.conversation_reengage(conversation_id=conversation.pk)
     assert created and second.pk != first.pk
 
 
@@ -407,13 +407,13 @@ def test_reengaging_is_refused_when_it_makes_no_sense(owner, account, deliver, r
         close_window()
     setup(account)
     with pytest.raises(window.ReengagementRefused, match=reason):
-        window.conversation_reengage(conversation_id=Conversation.objects.get().pk)
+        services.conversation_reengage(conversation_id=Conversation.objects.get().pk)
 
 
 def test_web_chat_cannot_be_reengaged(owner):
     conversation = conversation_on(owner, Provider.WEBCHAT, last_inbound_at=None)
     with pytest.raises(window.ReengagementRefused, match="Only WhatsApp"):
-        window.conversation_reengage(conversation_id=conversation.pk)
+        services.conversation_reengage(conversation_id=conversation.pk)
 
 
 # -- the API --------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "gatekeeper_site.settings",
+        "GATEKEEPER_ENV_FILE": "",  # only what the case names, never the checkout's `.env`
         "GATEKEEPER_VAR_DIR": str(tmp_path),
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),

@@ -260,7 +260,7 @@ def test_one_sdk_client_per_provider_created_on_first_use(provider, twilio_api):
 
 def test_the_auth_token_never_reaches_the_logs(twilio_api, caplog):
     twilio = TwilioWhatsAppProvider(
-        "twilio", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=twilio_api.url, timeout=0.2
+        "twilio", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=twilio_api.url, timeout=1.0
     )
     twilio_api.fail_next(20429, http_status=429)
     twilio_api.fail_next(63016)
@@ -269,7 +269,7 @@ def test_the_auth_token_never_reaches_the_logs(twilio_api, caplog):
             with pytest.raises(SendFailure) as caught:
                 twilio.send_text(text())
             assert AUTH_TOKEN not in str(caught.value)
-        twilio_api.delay_next(1.0)
+        twilio_api.delay_next(10.0)
         with pytest.raises(SendFailure):
             twilio.send_text(text())
         twilio.send_text(text())

@@ -4,7 +4,6 @@ a proxy restart) must all leave, not fail on a full Redis connection pool."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import pytest
@@ -14,14 +13,13 @@ from redis.exceptions import MaxConnectionsError
 
 from channels_app.webchat.layer import WaitingRedisChannelLayer
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SOCKETS = 300
 
 
-def leave_all_at_once(layer_class: type[RedisChannelLayer]) -> int:
+def leave_all_at_once(layer_class: type[RedisChannelLayer], redis_url: str) -> int:
     """Join SOCKETS channels to a group, then discard them all concurrently; returns who is left."""
     prefix = f"layer-test-{uuid.uuid4().hex[:8]}"
-    host = {"address": REDIS_URL, "max_connections": 4}
+    host = {"address": redis_url, "max_connections": 4}
     if layer_class is WaitingRedisChannelLayer:
         host["timeout"] = 20
     layer = layer_class(hosts=[host], prefix=prefix)
@@ -38,17 +36,17 @@ def leave_all_at_once(layer_class: type[RedisChannelLayer]) -> int:
     try:
         asyncio.run(burst())
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
+        client = redis.Redis.from_url(redis_url)
         left = client.zcard(f"{prefix}:group:visitors")
         client.delete(f"{prefix}:group:visitors")
         client.close()
     return left
 
 
-def test_the_stock_pool_fails_such_a_burst():
+def test_the_stock_pool_fails_such_a_burst(redis_url):
     with pytest.raises(MaxConnectionsError):
-        leave_all_at_once(RedisChannelLayer)
+        leave_all_at_once(RedisChannelLayer, redis_url)
 
 
-def test_every_socket_leaves_its_group_when_all_close_at_once():
-    assert leave_all_at_once(WaitingRedisChannelLayer) == 0
+def test_every_socket_leaves_its_group_when_all_close_at_once(redis_url):
+    assert leave_all_at_once(WaitingRedisChannelLayer, redis_url) == 0

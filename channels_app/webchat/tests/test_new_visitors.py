@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from django.core.checks import run_checks
 from django.test import Client
 
+from channels_app.webchat import ratelimit
 from channels_app.webchat.tests.conftest import SLUG, chat_socket
 from conversations.models import Contact, Message
 
@@ -22,15 +23,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def one_window(settings):
-    """Twenty new visitors a minute, the default, and a test that starts well inside one minute.
+    """Twenty new visitors a minute, the default, counted by a clock held in the middle of one minute.
 
-    The limit counts in fixed one-minute windows: a test started seconds before a window resets
-    would see its count split in two.
+    The limit counts in fixed one-minute windows: a test that crossed a window's end would see
+    its count split in two. The clock is the limiter's own (`ratelimit.clock`), never slept on.
     """
     settings.WEBCHAT_NEW_VISITOR_RATE = "20/m"
-    left = 60 - time.time() % 60
-    if left < 10:
-        time.sleep(left + 0.1)
+    start = time.time() // 60 * 60 + 30  # the middle of the current minute, and it stays there
+    ratelimit.clock = lambda: start
+    yield start
+    ratelimit.clock = time.time
 
 
 def post(client: Client, text: str, token: str | None = None):

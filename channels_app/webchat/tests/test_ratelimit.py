@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import pytest
@@ -51,9 +50,9 @@ def test_a_bad_rate_in_settings_fails_the_system_checks(settings):
     assert {"webchat.E001", "webchat.E003"} <= ids
 
 
-def test_chat_sockets_counting_at_once_share_one_process_wide_redis_pool(settings):
+def test_chat_sockets_counting_at_once_share_one_process_wide_redis_pool(settings, redis_url):
     """Each socket is its own async task; Django's `cache` would open a Redis pool for each."""
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    url = redis_url
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import uuid
 
@@ -30,14 +29,14 @@ BILL = "My mobile data plan and the roaming charges on my phone"
 
 
 @pytest.fixture
-def services_env() -> dict[str, str]:
+def services_env(redis_url: str) -> dict[str, str]:
     """What daphne and the worker share: the test database, Redis, a queue and a layer prefix of their own."""
     db = connection.settings_dict
     unique = uuid.uuid4().hex[:10]
     return clean_env(
         DJANGO_SETTINGS_MODULE="gatekeeper_site.test_settings",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        REDIS_URL=redis_url,
         GATEKEEPER_QUEUE=f"webchat-test-{unique}",
         GATEKEEPER_TEST_JOBS_BACKEND="conversations.jobs.RQBackend",
         CHANNEL_LAYER_PREFIX=f"webchat-test-{unique}",

@@ -35,6 +35,20 @@ async def frame_of(socket, kind: str, *, timeout: float = 3.0) -> dict:
         assert frame["type"] in {"typing", "held"}, frame
 
 
+async def next_is_echo_of_a_probe(socket, text: str) -> dict:
+    """Send `text` and return the next frame, asserting it is that message's echo.
+
+    The socket's frames arrive in order, so a frame that should not have been sent before the
+    probe (a duplicate echo, another visitor's message) would arrive ahead of its echo: a
+    positive signal instead of waiting a while for nothing.
+    """
+    client_id = "probe-" + "".join(char if char.isalnum() else "_" for char in text)
+    await socket.send_json_to({"type": "message", "text": text, "client_id": client_id})
+    frame = await socket.receive_json_from(timeout=3)
+    assert (frame["type"], frame.get("text"), frame.get("client_id")) == ("message", text, client_id), frame
+    return frame
+
+
 def test_a_new_visitor_gets_an_empty_history_and_a_token(chat_account):
     async def scenario():
         async with chat_socket() as socket:
@@ -61,14 +75,14 @@ def test_a_message_goes_through_the_same_ingest_as_whatsapp_and_is_echoed(chat_a
             assert echo["text"] == "Hello there"
             assert echo["client_id"] == "c-1"
             assert set(echo) >= {"id", "author", "text", "created_at"}
-            await socket.receive_nothing(timeout=0.2)
+            await next_is_echo_of_a_probe(socket, "And another thing")  # echoed once, nothing else
 
     run(scenario)
-    message = Message.objects.get()
+    message = Message.objects.get(text="Hello there")
     assert message.direction == Direction.IN and message.author == Author.CONTACT
     assert message.conversation.account == chat_account
     assert message.conversation.contact.address.startswith("webchat:")
-    assert [job.path for job in jobs.recorded] == ["conversations.tasks.draft_reply"]
+    assert [job.path for job in jobs.recorded] == ["conversations.tasks.draft_reply"] * 2
 
 
 def test_a_retried_message_with_the_same_client_id_is_stored_once_and_schedules_nothing(chat_account):
@@ -80,13 +94,14 @@ def test_a_retried_message_with_the_same_client_id_is_stored_once_and_schedules_
             first = await socket.receive_json_from()
             await database_sync_to_async(jobs.recorded.clear)()
             await socket.send_json_to({"type": "message", "text": "Hello", "client_id": "same"})
-            await socket.receive_nothing(timeout=0.3)  # already shown on this socket
-            return first
+            retried_jobs = await database_sync_to_async(lambda: list(jobs.recorded))()
+            await next_is_echo_of_a_probe(socket, "Next")  # the retry was already shown on this socket
+            return first, retried_jobs
 
-    first = async_to_sync(scenario)()
-    assert Message.objects.count() == 1
-    assert Message.objects.get().pk == first["id"]
-    assert jobs.recorded == []
+    first, retried_jobs = async_to_sync(scenario)()
+    assert Message.objects.filter(text="Hello").count() == 1
+    assert Message.objects.get(text="Hello").pk == first["id"]
+    assert retried_jobs == []
 
 
 def test_the_assistants_reply_reaches_the_socket_live_after_a_typing_indicator(chat_account, delegate):
@@ -118,7 +133,8 @@ def test_a_held_reply_shows_a_note_and_arrives_live_when_the_owner_approves_it(c
             await frame_of(socket, "message")
             await run_jobs()
             assert await frame_of(socket, "held") == {"type": "held"}
-            await socket.receive_nothing(timeout=0.2)
+            # Held: the jobs have run and nothing went out (state, not a wait for a frame that never comes).
+            assert not await database_sync_to_async(Message.objects.filter(direction=Direction.OUT).exists)()
             draft = await database_sync_to_async(Draft.objects.get)(status=DraftStatus.PENDING)
             await database_sync_to_async(services.draft_approve)(
                 draft_id=draft.pk, by=chat_account.owner, text="We will read the meter on Monday."
@@ -184,10 +200,8 @@ def test_two_visitors_never_see_each_others_messages(chat_account, delegate):
             await frame_of(alice, "message")
             await run_jobs()
             assert (await frame_of(alice, "message"))["author"] == "assistant"
-            await bob.receive_nothing(timeout=0.3)
-            await bob.send_json_to({"type": "message", "text": "Bob here"})
-            assert (await frame_of(bob, "message"))["text"] == "Bob here"
-            await alice.receive_nothing(timeout=0.3)
+            await next_is_echo_of_a_probe(bob, "Bob here")  # nothing of Alice's came first
+            await next_is_echo_of_a_probe(alice, "Alice again")  # nor Bob's to her
 
     run(scenario)
     assert Contact.objects.count() == 2

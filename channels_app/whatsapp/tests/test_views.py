@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 
 import pytest
-from django.db import DatabaseError
+from django.db import connection
 from django.test import Client
 
-from channels_app.whatsapp import views
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp.tests.helpers import PHONE_NUMBER_ID, fixture_bytes, fixture_names
 from conversations.models import (
@@ -184,15 +184,39 @@ def test_a_body_that_is_not_a_whatsapp_webhook_is_a_bad_request(client, payload)
     assert "not" in response.json()["error"]
 
 
-def test_a_database_outage_answers_503_so_meta_retries(client, monkeypatch, caplog):
-    def database_down(batch):
-        raise DatabaseError("connection refused")
+@pytest.fixture
+def database_down(db):
+    """Point the connection at a database that cannot be reached (a dead port, a missing folder); `up()` restores it."""
+    real = copy.deepcopy(connection.settings_dict)
 
-    monkeypatch.setattr(views, "ingest_batch", database_down)
+    def reconnect(**changes: object) -> None:
+        connection.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
+        connection.settings_dict.update(copy.deepcopy(real), **changes)
+
+    if connection.vendor == "postgresql":
+        down: dict[str, object] = {"PORT": "1"}  # nothing listens there
+        if isinstance(real.get("OPTIONS", {}).get("pool"), dict):
+            down["OPTIONS"] = {**real["OPTIONS"], "pool": {**real["OPTIONS"]["pool"], "timeout": 1}}
+    else:
+        down = {"NAME": "/nonexistent-gatekeeper-folder/db.sqlite3"}
+    reconnect(**down)
+    yield lambda: reconnect()
+    reconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_answers_503_so_meta_retries(client, account, database_down, caplog):
     with caplog.at_level(logging.ERROR):
         response = signed_post(client, fixture_bytes("text"))
+    database_down()  # the database is back
+
     assert response.status_code == 503
     assert "database unavailable" in caplog.text
+    assert not Message.objects.exists(), "nothing half-written"
+    assert signed_post(client, fixture_bytes("text")).status_code == 200, "Meta's retry is stored"
+    assert Message.objects.count() == 1
 
 
 @pytest.mark.django_db
