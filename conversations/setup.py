@@ -7,7 +7,6 @@ created apart (`manage.py createsuperuser`).
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from conversations.models import ChannelAccount, OwnerSettings, Provider, Rule, RuleAction, User
 from conversations.origins import clean_origins
+from conversations.phones import e164
 
 #: The categories a new owner starts with. Nothing is delegated until the owner says so.
 DEFAULT_RULES = {
@@ -84,9 +84,9 @@ def configured_accounts() -> dict[str, str]:
         "whatsapp": settings.WHATSAPP_PHONE_NUMBER_ID or DEMO_PHONE_NUMBER_ID,
         "webchat": settings.WEBCHAT_SLUG,
     }
-    if twilio_number := _e164(settings.TWILIO_WHATSAPP_NUMBER):
+    if twilio_number := e164(settings.TWILIO_WHATSAPP_NUMBER):
         accounts["twilio"] = twilio_number
-    if voice_number := _e164(settings.TWILIO_VOICE_NUMBER):
+    if voice_number := e164(settings.TWILIO_VOICE_NUMBER):
         accounts["voice"] = voice_number  # phone calls (Twilio Voice), see docs/architecture.md
     return accounts
 
@@ -97,17 +97,11 @@ def chosen_accounts(
     """The channel accounts named on the command line, e.g. for a second owner (Twilio's as +E.164)."""
     chosen = {
         "whatsapp": whatsapp.strip(),
-        "twilio": _e164(twilio),
+        "twilio": e164(twilio),
         "webchat": webchat.strip(),
-        "voice": _e164(voice),
+        "voice": e164(voice),
     }
     return {provider: address for provider, address in chosen.items() if address}
-
-
-def _e164(number: str) -> str:
-    """`whatsapp:+1 415-523-8886` as `+14155238886`; "" when there are no digits."""
-    digits = re.sub(r"\D", "", number.strip().removeprefix("whatsapp:"))
-    return f"+{digits}" if digits else ""
 
 
 class ChannelTaken(Exception):
