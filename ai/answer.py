@@ -9,7 +9,6 @@ from) and `notes` (a list the dropped keys are noted in).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from pydantic import (
@@ -96,6 +95,7 @@ def response_format(kind: str | None, categories: list[str]) -> dict | None:
         return None
     if kind == "json_object":
         return {"type": "json_object"}
-    schema = copy.deepcopy(_SCHEMA)
-    schema["properties"]["category"]["enum"] = list(categories)
+    properties = _SCHEMA["properties"]
+    category = {**properties["category"], "enum": list(categories)}
+    schema = {**_SCHEMA, "properties": {**properties, "category": category}}  # the shared schema unchanged
     return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema}}

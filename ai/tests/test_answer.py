@@ -73,3 +73,11 @@ def test_an_invalid_optional_key_is_dropped_into_the_notes_not_raised():
     )
     assert answer.follow_up is None
     assert notes == ['follow_up ignored: "follow_up" needs exactly one of "in" and "at"']
+
+
+def test_each_request_names_its_own_categories_without_changing_the_shared_schema():
+    first = response_format("json_schema", ["bank", "other"])
+    second = response_format("json_schema", ["utilities", "other"])
+
+    assert first["json_schema"]["schema"]["properties"]["category"]["enum"] == ["bank", "other"]
+    assert second["json_schema"]["schema"]["properties"]["category"]["enum"] == ["utilities", "other"]
