@@ -248,7 +248,7 @@ def read_when(value: object, *, now: datetime, time_zone: str = "", relative: bo
 
 
 def _moment(info: ValidationInfo) -> tuple[datetime, str]:
-    """The `now` and `time_zone` a validation was given as context (now, UTC without)."""
+    """The `now` and `time_zone` the validation was given as context; the current time and UTC without."""
     context = info.context if isinstance(info.context, dict) else {}
     return context.get("now") or datetime.now(UTC), context.get("time_zone") or ""
 
