@@ -24,7 +24,21 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ai.wire import Wire, problems
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "pt", "it")
 #: A follow-up or promise further out than this is not believed (nor kept waiting on).
@@ -233,37 +247,111 @@ def read_when(value: object, *, now: datetime, time_zone: str = "", relative: bo
     return due
 
 
+def _moment(info: ValidationInfo) -> tuple[datetime, str]:
+    """The `now` and `time_zone` the validation was given as context; the current time and UTC without."""
+    context = info.context if isinstance(info.context, dict) else {}
+    return context.get("now") or datetime.now(UTC), context.get("time_zone") or ""
+
+
+class FollowUpAnswer(Wire):
+    """When to write to the company again if it does not answer: exactly one of `in` and `at`."""
+
+    in_: str | None = Field(None, alias="in", description="how long from now: '3 days', '48 hours' or 'P3D'")
+    at: str | None = Field(None, description="or when: an ISO 8601 date and time")
+    why: str = Field(description="why the owner should write again")
+    text: str | None = Field(None, description="what to write then; null for the standard follow-up")
+    _due: datetime = PrivateAttr()
+
+    @field_validator("why")
+    @classmethod
+    def _said(cls, why: str) -> str:
+        if not why.strip():
+            raise ValueError("is empty")
+        return why
+
+    @model_validator(mode="after")
+    def _when(self, info: ValidationInfo) -> FollowUpAnswer:
+        if (self.in_ is None) == (self.at is None):
+            raise ValueError('needs exactly one of "in" and "at"')
+        now, time_zone = _moment(info)
+        relative = self.in_ is not None
+        self._due = read_when(
+            self.in_ if relative else self.at, now=now, time_zone=time_zone, relative=relative
+        )
+        return self
+
+    def request(self) -> FollowUpRequest:
+        """The follow-up the domain schedules."""
+        return FollowUpRequest(
+            at=self._due.astimezone(UTC),
+            why=" ".join(self.why.split())[:WHAT_LIMIT],
+            text=(self.text or "").strip(),
+        )
+
+
+class PromiseAnswer(Wire):
+    """Something the company said it would do, and by when: `in` or `due_at`."""
+
+    what: str = Field(description="what the company said it would do")
+    in_: str | None = Field(None, alias="in", description="how long from now: '2 business days'")
+    due_at: str | None = Field(None, description="or by when: an ISO 8601 date and time")
+    _due: datetime = PrivateAttr()
+
+    @field_validator("what")
+    @classmethod
+    def _said(cls, what: str) -> str:
+        if not what.strip():
+            raise ValueError("is empty")
+        return what
+
+    @model_validator(mode="after")
+    def _when(self, info: ValidationInfo) -> PromiseAnswer:
+        if self.in_ is None and self.due_at is None:
+            raise ValueError('needs "in" or "due_at"')
+        now, time_zone = _moment(info)
+        relative = self.in_ is not None
+        self._due = read_when(
+            self.in_ if relative else self.due_at, now=now, time_zone=time_zone, relative=relative
+        )
+        return self
+
+    def seen(self) -> PromiseSeen:
+        """The promise the domain chases."""
+        return PromiseSeen(
+            what=" ".join(self.what.split())[:WHAT_LIMIT],
+            due_at=self._due,
+            words=self.in_ or self.due_at or "",
+        )
+
+
+def _first_few(value: object) -> object:
+    """Only the first MAX_PROMISES are read (nor checked): a long list is not a reason to drop them all."""
+    return value[:MAX_PROMISES] if isinstance(value, list) else value
+
+
+#: An engine's `promises` list, the first MAX_PROMISES of it.
+Promises = Annotated[list[PromiseAnswer], BeforeValidator(_first_few)]
+_PROMISES: TypeAdapter[list[PromiseAnswer]] = TypeAdapter(Promises)
+
+
+def _checked(exc: ValidationError, name: str) -> ValueError:
+    """A validation error as one short line naming the key."""
+    return ValueError("; ".join(problems(exc, (name,))))
+
+
 def read_follow_up(data: object, *, now: datetime, time_zone: str = "") -> FollowUpRequest:
     """An engine's `follow_up` object: `{"in"|"at", "why", "text"?}`; ValueError says what is wrong."""
-    if not isinstance(data, dict):
-        raise ValueError("follow_up must be an object")
-    if ("in" in data) == ("at" in data):
-        raise ValueError('follow_up needs exactly one of "in" and "at"')
-    relative = "in" in data
-    due = read_when(data["in" if relative else "at"], now=now, time_zone=time_zone, relative=relative)
-    why = data.get("why")
-    if not isinstance(why, str) or not why.strip():
-        raise ValueError('follow_up needs a "why"')
-    text = data.get("text", "")
-    if not isinstance(text, str):
-        raise ValueError('follow_up "text" must be a string')
-    return FollowUpRequest(at=due.astimezone(UTC), why=" ".join(why.split())[:WHAT_LIMIT], text=text.strip())
+    try:
+        answer = FollowUpAnswer.model_validate(data, context={"now": now, "time_zone": time_zone})
+    except ValidationError as exc:
+        raise _checked(exc, "follow_up") from None
+    return answer.request()
 
 
 def read_promises(data: object, *, now: datetime, time_zone: str = "") -> tuple[PromiseSeen, ...]:
     """An engine's `promises` list: `[{"what", "in"|"due_at"}]`; ValueError says what is wrong."""
-    if not isinstance(data, list):
-        raise ValueError("promises must be a list")
-    promises = []
-    for index, item in enumerate(data[:MAX_PROMISES]):
-        if not isinstance(item, dict) or not isinstance(item.get("what"), str) or not item["what"].strip():
-            raise ValueError(f'promises[{index}] needs a "what" string')
-        if "in" in item:
-            due = read_when(item["in"], now=now, time_zone=time_zone, relative=True)
-        else:
-            due = read_when(item.get("due_at"), now=now, time_zone=time_zone, relative=False)
-        words = item.get("in") or item.get("due_at")
-        promises.append(
-            PromiseSeen(what=" ".join(item["what"].split())[:WHAT_LIMIT], due_at=due, words=words)
-        )
-    return tuple(promises)
+    try:
+        answers = _PROMISES.validate_python(data, context={"now": now, "time_zone": time_zone})
+    except ValidationError as exc:
+        raise _checked(exc, "promises") from None
+    return tuple(answer.seen() for answer in answers)

@@ -1,13 +1,17 @@
 """A loopback stand-in for a Chat Completions server, so the real SDK can be tested without a network.
 
 It speaks the wire format (`POST /v1/chat/completions` -> a `chat.completion` object, OpenAI-style
-error bodies) and lets a test script what comes next: an answer, an HTTP error, or a delay.
+error bodies) and lets a test script what comes next: an answer, an HTTP error, or a delay. It
+checks `response_format` as OpenAI does (a strict JSON schema must list every key as required and
+allow no other; `json_object` needs the word "json" in the messages), and can play a server that
+refuses some formats, as older Ollama, llama.cpp and vLLM builds do.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -23,6 +27,9 @@ DEFAULT_ANSWER = {
     "confidence": 0.5,
     "reason": "The stand-in's default answer.",
 }
+
+#: The `response_format` types OpenAI takes.
+ALL_RESPONSE_FORMATS: tuple[str, ...] = ("text", "json_object", "json_schema")
 
 _ERROR_TYPES = {
     400: ("invalid_request_error", None),
@@ -65,9 +72,19 @@ class ReceivedRequest:
 class OpenAIStandIn:
     """A threaded HTTP server on 127.0.0.1 answering like the Chat Completions API; use it in a `with`."""
 
-    def __init__(self, *, model: str = "stand-in-model", api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        model: str = "stand-in-model",
+        api_key: str | None = None,
+        response_formats: tuple[str, ...] = ALL_RESPONSE_FORMATS,
+        refusal_status: int = 400,
+    ) -> None:
         self.model = model
         self.api_key = api_key  # when set, requests without "Bearer <api_key>" get a 401
+        # The `response_format` types this server takes; others get `refusal_status` naming it.
+        self.response_formats = tuple(response_formats)
+        self.refusal_status = refusal_status
         self._lock = threading.Lock()
         self._queue: deque[ScriptedResponse] = deque()
         self._requests: list[ReceivedRequest] = []
@@ -220,6 +237,87 @@ class OpenAIStandIn:
         }
 
 
+_SCHEMA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def _strict_schema_problem(schema: object, context: tuple[str, ...] = ()) -> str | None:
+    """What OpenAI's Structured Outputs refuse in a strict schema: an object allowing other keys or
+    leaving one out of `required`, anywhere (`$defs`, properties, items, anyOf)."""
+    if not isinstance(schema, dict):
+        return None
+    where = f"In context={context!r}, "
+    if schema.get("type") == "object" or "properties" in schema:
+        if schema.get("additionalProperties") is not False:
+            return where + "'additionalProperties' is required to be supplied and to be false."
+        missing = [key for key in schema.get("properties", {}) if key not in (schema.get("required") or [])]
+        if missing:
+            return (
+                where + "'required' is required to be supplied and to be an array including every key in "
+                f"properties. Missing '{missing[0]}'."
+            )
+    children = [*((("$defs", name), sub) for name, sub in (schema.get("$defs") or {}).items())]
+    children += [(("properties", name), sub) for name, sub in (schema.get("properties") or {}).items()]
+    children += [(("items",), schema["items"])] if "items" in schema else []
+    children += [(("anyOf", str(index)), sub) for index, sub in enumerate(schema.get("anyOf") or [])]
+    for path, sub in children:
+        if problem := _strict_schema_problem(sub, context + path):
+            return problem
+    return None
+
+
+def format_type(body: dict) -> str | None:
+    """The `response_format` type a request names, if any."""
+    answer_format = body.get("response_format")
+    return answer_format.get("type") if isinstance(answer_format, dict) else None
+
+
+def refusal_message(kind: str, accepted: tuple[str, ...]) -> str:
+    """How llama.cpp's server words a format it does not take."""
+    allowed = " or ".join(f'"{name}"' for name in accepted)
+    return f"response_format type must be one of {allowed}, but got: {kind}"
+
+
+def check_response_format(body: dict) -> tuple[str, str] | None:
+    """Why OpenAI would refuse a request's `response_format`, as (message, param); None when it is fine."""
+    if "response_format" not in body:
+        return None
+    answer_format = body["response_format"]
+    kind = format_type(body)
+    if kind not in ALL_RESPONSE_FORMATS:
+        supported = "'text', 'json_object', and 'json_schema'"
+        return f"Invalid value: {kind!r}. Supported values are: {supported}.", "response_format.type"
+    if kind == "json_object":
+        said = json.dumps(body.get("messages")).lower()
+        if "json" not in said:
+            message = "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
+            return message, "messages"
+    if kind == "json_schema":
+        spec = answer_format.get("json_schema")
+        if not isinstance(spec, dict):
+            return "Missing required parameter: 'response_format.json_schema'.", "response_format.json_schema"
+        name = spec.get("name")
+        if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name):
+            message = "Invalid 'response_format.json_schema.name': expected a string matching '^[a-zA-Z0-9_-]+$' of at most 64 characters."
+            return message, "response_format.json_schema.name"
+        schema = spec.get("schema")
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            message = f"Invalid schema for response_format '{name}': schema must be a JSON Schema of 'type: \"object\"'."
+            return message, "response_format"
+        if spec.get("strict") and (problem := _strict_schema_problem(schema)):
+            return f"Invalid schema for response_format '{name}': {problem}", "response_format"
+    return None
+
+
+def _format_refusal(body: dict, stand_in: OpenAIStandIn) -> tuple[int, str, str] | None:
+    """(status, message, param) when this stand-in refuses the request's `response_format`."""
+    kind = format_type(body)
+    if kind in ALL_RESPONSE_FORMATS and kind not in stand_in.response_formats:
+        return stand_in.refusal_status, refusal_message(kind, stand_in.response_formats), "response_format"
+    if refused := check_response_format(body):
+        return 400, *refused
+    return None
+
+
 class _Server(ThreadingHTTPServer):
     """One thread per connection, a backlog deep enough for concurrent tests, quick to shut down."""
 
@@ -280,7 +378,10 @@ def _handler_for(stand_in: OpenAIStandIn) -> type[BaseHTTPRequestHandler]:
             """`/v1/chat/completions`: record the request, wait if told to, then answer as scripted."""
             body, parsed = self._read_body()
             headers = {name.lower(): value for name, value in self.headers.items()}
-            response = stand_in._record(ReceivedRequest("POST", self.path, headers, body))
+            # A request the server refuses for its format leaves the scripted answer to the next one.
+            refusal = _format_refusal(body, stand_in) if parsed and isinstance(body, dict) else None
+            request = ReceivedRequest("POST", self.path, headers, body)
+            response = stand_in._record(request, scripted=refusal is None)
             stand_in._wait(response.delay)
             if stand_in._stopping.is_set():
                 self.close_connection = True
@@ -301,6 +402,10 @@ def _handler_for(stand_in: OpenAIStandIn) -> type[BaseHTTPRequestHandler]:
             if not body.get("model") or not isinstance(body.get("messages"), list):
                 message = "'model' and 'messages' are required."
                 self._send_json(400, _error_body(message, "invalid_request_error", None, "messages"))
+                return
+            if refusal is not None:
+                status, message, param = refusal
+                self._send_json(status, _error_body(message, "invalid_request_error", None, param))
                 return
             if body.get("stream"):
                 message = "The stand-in does not stream."

@@ -48,6 +48,7 @@ from conversations.models import (
     Provider,
     RuleAction,
 )
+from conversations.phones import e164
 from conversations.trust import guards, senders
 from conversations.trust.verdict import judge
 
@@ -246,10 +247,11 @@ def _say_out(conversation: Conversation, key: str, text: str, answer: CallAnswer
 
 
 def _forward_number(owner_id: int) -> str:
+    """Where `<Dial>` puts a caller through, in E.164 (a number saved before it was checked, too)."""
     owner_settings = OwnerSettings.objects.filter(owner_id=owner_id).first()
     if owner_settings is None:
         return ""
-    return (owner_settings.forward_calls_to or owner_settings.notify_whatsapp).strip()
+    return e164(owner_settings.forward_calls_to or owner_settings.notify_whatsapp)
 
 
 def incoming_call(event: CallEvent) -> CallAnswer:

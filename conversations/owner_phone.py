@@ -15,7 +15,6 @@ predates commands) the note is tried free-form and falls back the same way if re
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -37,6 +36,7 @@ from conversations.models import (
     OwnerSettings,
     Provider,
 )
+from conversations.phones import digits, e164, same_number
 from conversations.providers import OutboundTemplate, OutboundText, SendFailure, get_provider
 
 logger = logging.getLogger(__name__)
@@ -60,22 +60,15 @@ MIN_DIGITS = 7
 WINDOW_CLOSED_NOTE = "WhatsApp delivers only within 24 hours of your last message to this number"
 
 
-def digits(number: str) -> str:
-    """The digits of a phone number however it is written (`+44 7700 900123`, `whatsapp:+44...`)."""
-    return re.sub(r"\D", "", number or "")
-
-
 def is_owner_number(notify_whatsapp: str, sender: str) -> bool:
-    """Whether `sender` is the owner's own number, compared digit by digit."""
-    own = digits(notify_whatsapp)
-    return len(own) >= MIN_DIGITS and own == digits(sender)
+    """Whether `sender` is the owner's own number, compared digit by digit (a user id never is)."""
+    return len(digits(notify_whatsapp)) >= MIN_DIGITS and same_number(notify_whatsapp, sender)
 
 
 def owner_number(owner_id: int) -> str:
     """The owner's own WhatsApp number as `+<digits>`, or "" when they gave none."""
     number = OwnerSettings.objects.filter(owner_id=owner_id).values_list("notify_whatsapp", flat=True).first()
-    found = digits(number or "")
-    return f"+{found}" if found else ""
+    return e164(number or "")
 
 
 def owner_accounts(owner_id: int) -> list[ChannelAccount]:
@@ -125,8 +118,8 @@ def send_to_owner(
     The note is kept: refused for the closed window it goes as the owner's template or waits
     for the owner's next message. Other failures are logged.
     """
-    phone = "+" + digits(number) if digits(number) else owner_number(owner_id)
-    if not digits(phone):
+    phone = e164(number) or owner_number(owner_id)
+    if not phone:
         return False
     notice = OwnerNotice.objects.create(
         owner_id=owner_id,

@@ -7,7 +7,6 @@ created apart (`manage.py createsuperuser`).
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from rest_framework.authtoken.models import Token
 from ai import categories
 from conversations.models import ChannelAccount, OwnerSettings, Provider, Rule, RuleAction, User
 from conversations.origins import clean_origins
+from conversations.phones import e164
 
 #: What an owner may do in the admin, on their own rows only (the admin scopes every page to the owner).
 #: Not here: adding or deleting channel accounts (an operator or setup links them), users and groups.
@@ -77,9 +77,9 @@ def configured_accounts() -> dict[str, str]:
         "whatsapp": settings.WHATSAPP_PHONE_NUMBER_ID or DEMO_PHONE_NUMBER_ID,
         "webchat": settings.WEBCHAT_SLUG,
     }
-    if twilio_number := _e164(settings.TWILIO_WHATSAPP_NUMBER):
+    if twilio_number := e164(settings.TWILIO_WHATSAPP_NUMBER):
         accounts["twilio"] = twilio_number
-    if voice_number := _e164(settings.TWILIO_VOICE_NUMBER):
+    if voice_number := e164(settings.TWILIO_VOICE_NUMBER):
         accounts["voice"] = voice_number  # phone calls (Twilio Voice), see docs/architecture.md
     return accounts
 
@@ -90,17 +90,11 @@ def chosen_accounts(
     """The channel accounts named on the command line, e.g. for a second owner (Twilio's as +E.164)."""
     chosen = {
         "whatsapp": whatsapp.strip(),
-        "twilio": _e164(twilio),
+        "twilio": e164(twilio),
         "webchat": webchat.strip(),
-        "voice": _e164(voice),
+        "voice": e164(voice),
     }
     return {provider: address for provider, address in chosen.items() if address}
-
-
-def _e164(number: str) -> str:
-    """`whatsapp:+1 415-523-8886` as `+14155238886`; "" when there are no digits."""
-    digits = re.sub(r"\D", "", number.strip().removeprefix("whatsapp:"))
-    return f"+{digits}" if digits else ""
 
 
 class ChannelTaken(Exception):

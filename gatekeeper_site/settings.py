@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: /api/docs/ works offline
     "channels",
     "django_rq",
     "axes",
@@ -337,6 +338,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Review drafts, steer conversations and edit the rules of your gatekeeper.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Internationalisation, static files -----------------------------------------------------

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from datetime import UTC, datetime
 
 import openai
+from pydantic import ValidationError
 
+from ai.answer import RESPONSE_FORMATS, EngineAnswer, response_format, salvage
 from ai.base import AIClient, AIError, AIReply, ConversationContext
 from ai.categories import OTHER
-from ai.promises import FollowUpRequest, PromiseSeen, read_follow_up, read_promises
 from ai.prompt import OUTPUT_KEYS, allowed_categories, build_messages
 from ai.replies import holding_reply
+from ai.wire import problems
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class OpenAIEngine(AIClient):
         self.max_turns = int(max_turns)
         self.history_token_budget = int(history_token_budget)
         self._api_key = api_key or ""
+        self._format = 0  # index into RESPONSE_FORMATS: lowered when the server refuses one
         self.client = openai.OpenAI(
             api_key=self._api_key or PLACEHOLDER_API_KEY,
             base_url=self.base_url,
@@ -84,8 +86,8 @@ class OpenAIEngine(AIClient):
             completion = self.client.chat.completions.create(
                 model=self.model,
                 messages=messages,
-                response_format={"type": "json_object"},
                 temperature=self.temperature,
+                **self._response_format(context),
             )
         except openai.APITimeoutError as exc:
             raise AIError(
@@ -96,11 +98,49 @@ class OpenAIEngine(AIClient):
                 self._redact(f"AI engine {self.alias!r}: cannot reach {self.client.base_url}: {exc}")
             ) from exc
         except openai.APIStatusError as exc:
+            if self._refused_format(exc):
+                return self.generate(context)
             # Not chained: the SDK's exception holds the request (and its Authorization header).
             raise AIError(self._redact(self._status_message(exc))) from None
         except openai.OpenAIError as exc:
             raise AIError(self._redact(f"AI engine {self.alias!r}: {type(exc).__name__}: {exc}")) from None
         return self._reply_from(completion, context)
+
+    def _response_format(self, context: ConversationContext) -> dict:
+        """The `response_format` this server takes: our JSON schema, else any JSON object, else none."""
+        answer_format = response_format(RESPONSE_FORMATS[self._format], allowed_categories(context))
+        return {"response_format": answer_format} if answer_format else {}
+
+    def _refused_format(self, exc: openai.APIStatusError) -> bool:
+        """Whether the server refused the response format: if so, step down to the next one.
+
+        Servers that do not take a JSON schema say so in an error naming `response_format` (a 400
+        from vLLM or LM Studio, a 500 from some llama.cpp builds); the step is remembered, so a
+        server pays for one refusal per format, not one per reply.
+        """
+        if exc.status_code not in (400, 422, 500) or self._format + 1 >= len(RESPONSE_FORMATS):
+            return False
+        said = _error_detail(exc).lower()
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else body
+        param = str(error.get("param") or "").lower()
+        if (
+            "response_format" not in said
+            and "json_schema" not in said
+            and not param.startswith("response_format")
+        ):
+            return False
+        refused = RESPONSE_FORMATS[self._format]
+        self._format += 1
+        logger.warning(
+            "AI engine %r: %s refused response_format %s%s; asking for %s from now on",
+            self.alias,
+            self.client.base_url,
+            refused,
+            _error_detail(exc),
+            RESPONSE_FORMATS[self._format] or "none (the prompt alone asks for JSON)",
+        )
+        return True
 
     def _status_message(self, exc: openai.APIStatusError) -> str:
         """Why the server said no, in words the owner can act on."""
@@ -226,89 +266,53 @@ def parse_answer(
         usable = data if isinstance(data, str) else ""
         return _low_confidence(usable, "the model's JSON is not an object", owner_name, extra)
 
-    problems = [f'"{key}" is missing' for key in OUTPUT_KEYS if key not in data]
-    reply = data.get("reply")
-    if "reply" in data and not isinstance(reply, str):
-        problems.append('"reply" is not a string')
-        reply = ""
-
-    category = data.get("category")
-    if "category" in data and not isinstance(category, str):
-        problems.append('"category" is not a string')
-        category = None
-    notes = []
-    known = {name.lower(): name for name in categories}
-    if category is not None and category.strip().lower() not in known:
-        notes.append(f"category {category!r} is not one of the owner's, so {OTHER}")
-    category = known.get((category or "").strip().lower(), OTHER)
-
-    confidence = data.get("confidence")
-    if "confidence" in data and (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not math.isfinite(confidence)
-    ):
-        problems.append('"confidence" is not a number')
-        confidence = None
-    if isinstance(confidence, int | float) and not 0 <= confidence <= 1:
-        # 85 may mean 85 % or nothing at all: an answer off the scale is never trusted.
-        problems.append(f'"confidence" {confidence:g} is outside 0..1')
-        confidence = None
-    confidence = float(confidence) if confidence is not None else 0.0
-
-    reason = data.get("reason")
-    if "reason" in data and not isinstance(reason, str):
-        problems.append('"reason" is not a string')
-        reason = ""
-    reason = " ".join((reason or "").split())
-
-    kept = {key: value for key, value in data.items() if key not in OUTPUT_KEYS}
-    if kept:
-        extra["answer_extra"] = kept
-    if notes:
-        extra["notes"] = notes
-
-    if not problems and not str(reply).strip() and not reason:
-        problems.append('"reply" is empty and "reason" does not say why')
-    if problems:
-        if not reply:
-            return _low_confidence("", "; ".join(problems), owner_name, extra)
-        return AIReply(
-            reply=str(reply).strip()[:TEXT_LIMIT],
-            category=category,
-            confidence=min(confidence, INCOMPLETE_CONFIDENCE),
-            reason=f"The engine's answer was incomplete ({'; '.join(problems)}). {reason}".strip(),
-            extra={**extra, "malformed": True},
-        )
-    follow_up, promises = _read_optional(data, now or datetime.now(UTC), time_zone, notes)
+    notes: list[str] = []
+    extra_keys = {key: value for key, value in data.items() if key not in OUTPUT_KEYS}
+    if extra_keys:
+        extra["answer_extra"] = extra_keys
+    moment = {"now": now or datetime.now(UTC), "time_zone": time_zone, "notes": notes}
+    try:
+        answer = EngineAnswer.model_validate(data, context=moment)
+    except ValidationError as exc:
+        return _incomplete(salvage(data, exc), problems(exc), categories, owner_name, extra)
+    category = _known_category(answer.category, categories, notes)
+    reason = " ".join(answer.reason.split())
     if notes:
         extra["notes"] = notes
         reason = f"{reason} ({'; '.join(notes)})".strip()
     return AIReply(
-        reply=str(reply).strip(),
+        reply=answer.reply.strip(),
         category=category,
-        confidence=confidence,
+        confidence=answer.confidence,
         reason=reason,
         extra=extra,
-        follow_up=follow_up,
-        promises=promises,
+        follow_up=answer.follow_up.request() if answer.follow_up else None,
+        promises=tuple(promise.seen() for promise in answer.promises or ()),
     )
 
 
-def _read_optional(
-    data: dict, now: datetime, time_zone: str, notes: list[str]
-) -> tuple[FollowUpRequest | None, tuple[PromiseSeen, ...]]:
-    """The optional `follow_up` and `promises` keys; what is invalid is dropped and noted."""
-    follow_up = None
-    promises: tuple[PromiseSeen, ...] = ()
-    if data.get("follow_up") is not None:
-        try:
-            follow_up = read_follow_up(data["follow_up"], now=now, time_zone=time_zone)
-        except ValueError as exc:
-            notes.append(f"follow_up ignored: {exc}")
-    if data.get("promises"):
-        try:
-            promises = read_promises(data["promises"], now=now, time_zone=time_zone)
-        except ValueError as exc:
-            notes.append(f"promises ignored: {exc}")
-    return follow_up, promises
+def _known_category(category: str, categories: list[str], notes: list[str]) -> str:
+    """The owner's category the engine named (in any letter case), else "other" with a note."""
+    known = {name.lower(): name for name in categories}
+    if category.strip().lower() not in known:
+        notes.append(f"category {category!r} is not one of the owner's, so {OTHER}")
+    return known.get(category.strip().lower(), OTHER)
+
+
+def _incomplete(kept: dict, wrong: list[str], categories: list[str], owner_name: str, extra: dict) -> AIReply:
+    """An answer with a missing or mistyped key: its usable reply, if any, as a low-confidence draft."""
+    notes: list[str] = []
+    category = _known_category(kept["category"], categories, notes) if "category" in kept else OTHER
+    if notes:
+        extra["notes"] = notes
+    reply = kept.get("reply", "").strip()
+    if not reply:
+        return _low_confidence("", "; ".join(wrong), owner_name, extra)
+    reason = " ".join(kept.get("reason", "").split())
+    return AIReply(
+        reply=reply[:TEXT_LIMIT],
+        category=category,
+        confidence=min(float(kept.get("confidence", 0.0)), INCOMPLETE_CONFIDENCE),
+        reason=f"The engine's answer was incomplete ({'; '.join(wrong)}). {reason}".strip(),
+        extra={**extra, "malformed": True},
+    )

@@ -54,13 +54,23 @@ def test_a_good_json_answer_becomes_the_reply(server, engine):
     assert reply.extra["finish_reason"] == "stop"
 
 
-def test_the_request_carries_model_messages_json_format_and_the_bearer_key(server, engine):
+def test_the_request_carries_model_messages_json_schema_and_the_bearer_key(server, engine):
     server.respond(answer())
     engine.generate(CONTEXT)
     (request,) = server.requests
     assert request.path == "/v1/chat/completions"
     assert request.body["model"] == "gpt-test"
-    assert request.body["response_format"] == {"type": "json_object"}
+    response_format = request.body["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["strict"] is True
+    schema = response_format["json_schema"]["schema"]
+    assert schema["properties"]["category"]["enum"] == [
+        "cellphone_provider",
+        "utilities",
+        "bank",
+        "spam",
+        "other",
+    ]
     assert request.body["temperature"] == pytest.approx(0.2)
     assert [m["role"] for m in request.body["messages"]] == ["system", "user"]
     assert "Your bill is ready" in request.body["messages"][1]["content"]
@@ -228,3 +238,50 @@ def test_an_empty_reply_without_a_reason_is_a_low_confidence_holding_draft():
 
     assert reply.reply and reply.extra.get("malformed")
     assert reply.confidence < 0.5
+
+
+def test_a_server_refusing_the_json_schema_is_asked_for_a_json_object_from_then_on(caplog):
+    with OpenAIStandIn(response_formats=("text", "json_object")) as local:
+        engine = OpenAIEngine("openai", base_url=local.base_url, model="llama3.1:8b", timeout=5)
+        local.respond(answer())
+        local.respond(answer(confidence=0.6))
+        first = engine.generate(CONTEXT)
+        second = engine.generate(CONTEXT)
+        kinds = [request.body["response_format"]["type"] for request in local.requests]
+    assert (first.confidence, second.confidence) == (pytest.approx(0.87), pytest.approx(0.6))
+    assert kinds == ["json_schema", "json_object", "json_object"]
+    assert "refused response_format json_schema" in caplog.text
+
+
+def test_a_server_taking_no_response_format_is_asked_with_the_prompt_alone():
+    with OpenAIStandIn(response_formats=("text",), refusal_status=500) as local:
+        engine = OpenAIEngine("openai", base_url=local.base_url, model="m", timeout=5)
+        local.respond(answer())
+        reply = engine.generate(CONTEXT)
+        formats = [request.body.get("response_format", {}).get("type") for request in local.requests]
+    assert reply.category == "cellphone_provider" and reply.confidence == pytest.approx(0.87)
+    assert formats == ["json_schema", "json_object", None]
+
+
+def test_a_400_not_about_the_response_format_is_not_retried(server, engine):
+    server.fail(400, "This model's maximum context length is 8192 tokens.")
+    with pytest.raises(AIError, match="HTTP 400"):
+        engine.generate(CONTEXT)
+    assert len(server.requests) == 1
+
+
+def test_an_answer_in_the_strict_schemas_shape_with_nulls_is_fully_trusted():
+    reply = parse_answer(
+        answer(follow_up={"in": "3 days", "at": None, "why": "No answer yet.", "text": None}, promises=None),
+        ["cellphone_provider"],
+    )
+    assert reply.confidence == pytest.approx(0.87)
+    assert reply.follow_up is not None and reply.follow_up.text == ""
+    assert not reply.extra.get("notes")
+
+
+def test_an_invalid_optional_key_is_noted_by_name_and_the_reply_keeps_its_confidence():
+    reply = parse_answer(answer(promises=[{"what": "a refund"}]), ["cellphone_provider"])
+    assert reply.promises == () and reply.confidence == pytest.approx(0.87)
+    assert reply.extra["notes"] == ['promises ignored: "promises[0]" needs "in" or "due_at"']
+    assert "promises ignored" in reply.reason

@@ -109,3 +109,68 @@ def test_base_url_needs_a_running_server():
     server = OpenAIStandIn()
     with pytest.raises(RuntimeError):
         _ = server.base_url
+
+
+def with_format(response_format: dict, content: str = "Answer in JSON.") -> dict:
+    return {
+        "model": "m",
+        "messages": [{"role": "user", "content": content}],
+        "response_format": response_format,
+    }
+
+
+def schema_format(schema: dict) -> dict:
+    return {"type": "json_schema", "json_schema": {"name": "answer", "strict": True, "schema": schema}}
+
+
+@pytest.mark.parametrize(
+    ("response_format", "said"),
+    [
+        (
+            schema_format({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}),
+            "'additionalProperties' is required",
+        ),
+        (
+            schema_format(
+                {
+                    "type": "object",
+                    "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+                    "required": ["a"],
+                    "additionalProperties": False,
+                }
+            ),
+            "Missing 'b'",
+        ),
+        ({"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}, "json_schema.name"),
+        ({"type": "yaml"}, "Invalid value: 'yaml'"),
+    ],
+)
+def test_a_response_format_openai_refuses_is_a_400_naming_it(response_format, said):
+    with OpenAIStandIn() as server:
+        status, data = post(f"{server.base_url}/chat/completions", with_format(response_format))
+    assert status == 400
+    assert said in data["error"]["message"]
+    assert data["error"]["param"].startswith("response_format")
+
+
+def test_json_object_needs_the_word_json_in_the_messages():
+    with OpenAIStandIn() as server:
+        refused, data = post(
+            f"{server.base_url}/chat/completions", with_format({"type": "json_object"}, "Hi")
+        )
+        accepted, _ = post(f"{server.base_url}/chat/completions", with_format({"type": "json_object"}))
+    assert (refused, data["error"]["param"], accepted) == (400, "messages", 200)
+
+
+def test_a_server_that_takes_fewer_formats_refuses_the_others_and_keeps_the_scripted_answer():
+    nested = {"type": "object", "properties": {}, "required": [], "additionalProperties": False}
+    with OpenAIStandIn(response_formats=("text", "json_object")) as server:
+        server.respond('{"a": 1}')
+        status, data = post(f"{server.base_url}/chat/completions", with_format(schema_format(nested)))
+        after, answer = post(f"{server.base_url}/chat/completions", with_format({"type": "json_object"}))
+    assert status == 400
+    assert (
+        data["error"]["message"]
+        == 'response_format type must be one of "text" or "json_object", but got: json_schema'
+    )
+    assert (after, answer["choices"][0]["message"]["content"]) == (200, '{"a": 1}')

@@ -15,10 +15,11 @@ from typing import Any
 
 from django.conf import settings
 
-from channels_app.twilio.addresses import WHATSAPP_PREFIX, digits, e164, is_whatsapp
+from channels_app.twilio.addresses import WHATSAPP_PREFIX, is_whatsapp
 from channels_app.twilio.errors import WINDOW_CLOSED_CODE, closes_window
 from conversations.inbound import InboundBatch, InboundMessage, Kind, StatusUpdate
 from conversations.models import MessageStatus
+from conversations.phones import digits, e164
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 #: The signature concatenates names and values without separators, so characters can be moved
 #: from one parameter into its neighbour without breaking it: the format is what pins the SID.
 MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-f]{32}")
-#: A channel address that is a phone number (`+15551230001`), not a user id (`US.1234`).
-_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{4,30}")
 #: A Twilio account's SID: `AC` and 32 lowercase hex digits.
 ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 
@@ -116,10 +115,9 @@ def sender_identifiers(fields: dict) -> tuple[str, str]:
     if address.lower().startswith(WHATSAPP_PREFIX):
         address = address[len(WHATSAPP_PREFIX) :].strip()
     user_id = _value(fields, "ExternalUserId")
-    if _PHONE.fullmatch(address):
-        phone = digits(address)
-    else:
-        phone, user_id = "", user_id or address
+    phone = digits(address)  # "" for a user id: `US.1234` is never the number 1234
+    if not phone:
+        user_id = user_id or address
     wa_id = _value(fields, "WaId").removeprefix("+")
     if wa_id.isdigit():
         phone = wa_id  # WhatsApp's own id of the number, as Meta's wa_id

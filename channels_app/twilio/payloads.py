@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from channels_app.twilio.addresses import digits, whatsapp_address
+from channels_app.twilio.addresses import whatsapp_address
+from conversations.phones import digits
 
 #: Twilio's placeholder account in docs and tests; a real one is "AC" and 32 hex digits.
 TEST_ACCOUNT_SID = "AC" + "0" * 32

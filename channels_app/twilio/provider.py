@@ -26,6 +26,7 @@ from twilio.rest import Client
 from channels_app.twilio.addresses import WHATSAPP_PREFIX, whatsapp_address
 from channels_app.twilio.errors import WINDOW_CLOSED_CODE
 from conversations.models import GROUP_ADDRESS_PREFIX
+from conversations.phones import e164
 from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendFailure, SendReceipt
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ STATUS_CALLBACK_PATH = "/webhook/twilio/status"
 RATE_LIMIT_CODES = frozenset({20429, 63018})
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 #: A number however it is spelled ("+15551230001", "1 (555) 123-0001"), not a user id ("US.1234").
-_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{4,30}")
 _CREATE_PREFIX = "Unable to create record: "
 
 
@@ -195,8 +195,7 @@ def _recipient(message: OutboundText | OutboundTemplate) -> str:
         raise SendFailure("Twilio cannot send to a WhatsApp group", code="group_unsupported")
     to = message.to.strip()
     to = to[len(WHATSAPP_PREFIX) :] if to.lower().startswith(WHATSAPP_PREFIX) else to
-    phone = message.to_phone or (to if _PHONE.fullmatch(to) else "")
-    if _PHONE.fullmatch(phone):
+    if phone := e164(message.to_phone) or e164(to):
         return whatsapp_address(phone)
     user_id = (message.to_user_id or to).strip()
     return f"{WHATSAPP_PREFIX}{user_id}" if user_id else ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -21,6 +20,7 @@ from django.conf import settings
 
 from channels_app.whatsapp.errors import WINDOW_CLOSED_CODE
 from conversations.models import GROUP_ADDRESS_PREFIX
+from conversations.phones import e164
 from conversations.providers import ChannelProvider, OutboundTemplate, OutboundText, SendFailure, SendReceipt
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ UNDELIVERABLE_CODE = 131026
 _KNOWN_CODES = RATE_LIMIT_CODES | TRANSIENT_CODES | {WINDOW_CLOSED_CODE, UNDELIVERABLE_CODE}
 
 #: A phone number, possibly spelled with spaces or dashes; a user id (`US.1349…`) never matches.
-_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{4,30}")
 
 
 class MetaWhatsAppProvider(ChannelProvider):
@@ -169,17 +168,11 @@ def recipient_fields(to: str, to_phone: str = "", to_user_id: str = "", to_group
         return {"recipient_type": "group", "to": to_group}
     if (to or "").startswith(GROUP_ADDRESS_PREFIX):
         raise SendFailure("a group is addressed by its group id only", code="no_recipient")
-    if phone := _phone_digits(to_phone) or _phone_digits(to):
-        return {"to": f"+{phone}"}
+    if phone := e164(to_phone) or e164(to):
+        return {"to": phone}
     if user_id := (to_user_id or to or "").strip():
         return {"recipient": user_id}
     raise SendFailure("message has no recipient", code="no_recipient")
-
-
-def _phone_digits(value: str) -> str:
-    """The digits of a phone number however it is spelled ("+44 7700 900123"); "" for a user id."""
-    value = (value or "").strip()
-    return re.sub(r"\D", "", value) if _PHONE.fullmatch(value) else ""
 
 
 def classify_error(

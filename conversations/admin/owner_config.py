@@ -19,6 +19,7 @@ from conversations.admin.scoping import OwnerScopedAdmin, RecordAdmin
 from conversations.audit import MASK
 from conversations.models import AuditEntry, Fact, OwnerSettings, Rule, RuleAction, time_zone_names
 from conversations.origins import clean_origins, origin_lines
+from conversations.phones import owner_number
 from conversations.templatetags.review import conversation_url
 
 #: Longest list of senders or keywords a rule may carry, and the longest entry (as in the API).
@@ -225,6 +226,14 @@ class OwnerSettingsForm(forms.ModelForm):
         if not value:
             raise forms.ValidationError("Choose your time zone, e.g. Europe/Lisbon.")
         return value
+
+    def clean_notify_whatsapp(self) -> str:
+        """The owner's own number, in E.164, or the reason it cannot be reached."""
+        return owner_number(self.cleaned_data["notify_whatsapp"])
+
+    def clean_forward_calls_to(self) -> str:
+        """The number calls are put through to, in E.164, or the reason it cannot be dialled."""
+        return owner_number(self.cleaned_data["forward_calls_to"])
 
     def clean_confidence_threshold(self) -> float:
         """A threshold outside 0..1 would hold everything or nothing."""

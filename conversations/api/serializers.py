@@ -26,6 +26,7 @@ from conversations.models import (
     Rule,
     validate_time_zone,
 )
+from conversations.phones import owner_number
 
 #: Longest list of senders or keywords a rule may carry, and the longest entry.
 MATCH_LIST_MAX_ITEMS = 200
@@ -104,6 +105,14 @@ class OwnerSettingsSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Must be a number from 0 to 1.")
         return value
 
+    def validate_notify_whatsapp(self, value: str) -> str:
+        """The owner's own number, stored in E.164; a 400 says why one cannot be reached."""
+        return _owner_number(value)
+
+    def validate_forward_calls_to(self, value: str) -> str:
+        """The number calls are put through to (`<Dial>`), stored in E.164; a 400 says why not."""
+        return _owner_number(value)
+
     def validate_time_zone(self, value: str) -> str:
         """A zone the server knows, spelled as the zone database spells it."""
         try:
@@ -111,6 +120,13 @@ class OwnerSettingsSerializer(serializers.ModelSerializer):
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.messages) from error
         return value
+
+
+def _owner_number(value: str) -> str:
+    try:
+        return owner_number(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from error
 
 
 def _match_list(help_text: str) -> serializers.ListField:

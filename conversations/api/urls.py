@@ -23,7 +23,7 @@ urlpatterns = [
     re_path(r"^metrics/?$", metrics, name="metrics"),
     re_path(r"^user-settings/?$", views.OwnerSettingsView.as_view(), name="owner-settings"),
     re_path(r"^api/schema/?$", docs.SchemaView.as_view(), name="api-schema"),
-    re_path(r"^api/docs/?$", docs.api_docs, name="api-docs"),
+    re_path(r"^api/docs/?$", docs.DocsView.as_view(), name="api-docs"),
     *router.urls,
     re_path(r"", include("conversations.api.window_urls")),
     re_path(r"", include("conversations.api.followup_urls")),

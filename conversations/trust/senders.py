@@ -18,6 +18,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ai.categories import OTHER
 from conversations.models import ApprovalMode, CategorySource, Contact, Conversation, Rule, RuleAction
+from conversations.phones import digits, same_number
 from conversations.trust.guards import ESCALATE, HOLD, Finding
 from conversations.trust.normalize import fold
 
@@ -30,20 +31,13 @@ UNVERIFIED_SENDER = "unverified_sender"
 #: Sources that are the owner's own data.
 ESTABLISHED = frozenset({CategorySource.CONTACT, CategorySource.SENDER, CategorySource.KEYWORD})
 
-_PHONE = re.compile(r"^\+?[\d\s().\-/]{6,}$")
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-def phone_digits(value: str) -> str:
-    """The digits of a phone number however it is written ("+44 7700 900123"); "" for anything else."""
-    value = value.strip().removeprefix("whatsapp:")
-    return re.sub(r"\D", "", value) if _PHONE.match(value) else ""
 
 
 def is_company_name(entry: str) -> bool:
     """An entry of `match_senders` that is a name, not an address: it never matches by itself."""
     entry = entry.strip()
-    return bool(entry) and not phone_digits(entry) and (" " in entry or not any(c.isdigit() for c in entry))
+    return bool(entry) and not digits(entry) and (" " in entry or not any(c.isdigit() for c in entry))
 
 
 def sender_matches(entry: str, addresses: Iterable[str]) -> bool:
@@ -51,10 +45,9 @@ def sender_matches(entry: str, addresses: Iterable[str]) -> bool:
     entry = entry.strip()
     if not entry or is_company_name(entry):
         return False
-    digits = phone_digits(entry)
     addresses = [a for a in addresses if a]
-    if digits:
-        return any(phone_digits(address) == digits for address in addresses)
+    if digits(entry):
+        return any(same_number(entry, address) for address in addresses)
     return any(entry.casefold() == address.strip().casefold() for address in addresses)
 
 

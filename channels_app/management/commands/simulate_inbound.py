@@ -9,13 +9,13 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from channels_app.twilio.addresses import e164
 from channels_app.twilio.payloads import TEST_ACCOUNT_SID, inbound_text_params
 from channels_app.twilio.signature import SIGNATURE_HEADER, sign
 from channels_app.twilio.voice.simulate import TWILIO_VOICE, simulate_call
 from channels_app.whatsapp.signature import sign as sign_meta
 from channels_app.whatsapp_payloads import encode, text_message_payload
 from conversations.models import ChannelAccount, Provider
+from conversations.phones import e164
 
 
 class Command(BaseCommand):

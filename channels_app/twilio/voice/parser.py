@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from channels_app.twilio.addresses import digits, e164
 from conversations.calls import CallEvent, SpeechTurn
+from conversations.phones import digits, e164
 
 #: A call's SID: "CA" and 32 hex digits. Anything else is not a call Twilio placed.
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")

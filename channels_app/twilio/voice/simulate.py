@@ -16,11 +16,11 @@ import httpx
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from channels_app.twilio.addresses import e164
 from channels_app.twilio.payloads import TEST_ACCOUNT_SID
 from channels_app.twilio.signature import SIGNATURE_HEADER, sign
 from channels_app.twilio.voice.payloads import call_params, gather_params, new_call_sid, status_params
 from conversations.models import ChannelAccount, Provider
+from conversations.phones import e164
 
 #: The `--provider` value of a phone call.
 TWILIO_VOICE = "twilio-voice"

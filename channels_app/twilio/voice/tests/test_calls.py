@@ -341,11 +341,12 @@ def test_a_caller_who_talks_past_the_limit_is_cut_short_and_a_message_taken(call
     assert "went past 1 turns" in Escalation.objects.get().detail
 
 
-def test_a_contact_marked_put_through_is_forwarded_to_the_owner(call, owner):
+@pytest.mark.parametrize("saved", ["+447700900123", "+44 (7700) 900-123"])  # the second saved before checks
+def test_a_contact_marked_put_through_is_forwarded_to_the_owner(call, owner, saved):
     Contact.objects.create(
         owner=owner, address=CALLER.lstrip("+"), phone=CALLER.lstrip("+"), put_through=True
     )
-    OwnerSettings.objects.filter(owner=owner).update(forward_calls_to="+447700900123")
+    OwnerSettings.objects.filter(owner=owner).update(forward_calls_to=saved)
 
     root = twiml(call.ring())
 
