@@ -13,10 +13,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from conversations import dashboard_events, identity, jobs, message_events, owner_commands
+from conversations import (
+    dashboard_events,
+    identity,
+    jobs,
+    message_events,
+    owner_commands,
+    sender_conversations,
+)
 from conversations.bulk import (
     ConversationAdvance,
     advance_conversations,
@@ -130,21 +137,7 @@ def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> list[Conv
         senders.setdefault((inbound.provider, inbound.account_address), []).append(
             identity.sender_of(inbound)
         )
-    if not senders:
-        return []
-    match = Q()
-    for (provider, account_address), named in senders.items():
-        match |= Q(account__provider=provider, account__address=account_address) & identity.lookup(
-            named, "contact__"
-        )
-    # Naming the contact's owner lets PostgreSQL find the contact by its (owner, address),
-    # (phone, owner) and (user_id, owner) indexes instead of scanning every conversation of the account.
-    match &= Q(contact__owner=F("account__owner"))
-    return list(
-        Conversation.objects.select_related("account", "contact")
-        .filter(match)
-        .annotate(own_number=owner_commands.own_number_of("account__owner_id"))
-    )
+    return sender_conversations.conversations_of(senders)
 
 
 def _store_messages(arrivals: list[Arrival], known: list[Conversation], result: IngestResult) -> None:
