@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 CHANGED = "dashboard.changed"
 #: Operators (superusers) see every owner's conversations, as in the admin.
 OPERATORS_GROUP = "dashboard.operators"
-#: Seconds a commit waits at most for its events to reach the layer before dropping them.
+#: Seconds one commit's events may take to reach the layer before they are dropped.
 SEND_TIMEOUT = 5.0
 
 _server_loop: asyncio.AbstractEventLoop | None = None
@@ -130,8 +130,9 @@ def _send(rings: list[tuple[str, list[int]]]) -> None:
                 future = asyncio.run_coroutine_threadsafe(_ring(layer, events), loop)
                 future.add_done_callback(_log_failure)
         elif not isinstance(layer, InMemoryChannelLayer):
-            # The process's own loop keeps the layer's Redis connections open between events.
-            layer_loop.run(_ring(layer, events), timeout=SEND_TIMEOUT)
+            # The process's own loop keeps the layer's Redis connections open between events;
+            # the commit does not wait for them (a doorbell is at most once).
+            layer_loop.submit(_ring(layer, events), timeout=SEND_TIMEOUT)
         # else: an in-memory layer and no dashboard socket ever opened in this process: nobody listens.
     except Exception:
         logger.warning("dashboard events for %s dropped", [group for group, _ in events], exc_info=True)
