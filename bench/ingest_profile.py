@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import pstats
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,9 +128,10 @@ def prepare(port: int) -> None:
 class Server:
     """gunicorn, 2 sync workers (the issue's recipe), on `port`, stopped on exit."""
 
-    def __init__(self, port: int, workers: int = 2) -> None:
+    def __init__(self, port: int, workers: int = 2, extra: tuple[str, ...] = ()) -> None:
         self.port = port
         self.workers = workers
+        self.extra = extra
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
@@ -145,6 +148,7 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "--timeout",
                 "60",
+                *self.extra,
                 "gatekeeper_site.wsgi:application",
             ],
             cwd=ROOT,
@@ -166,9 +170,34 @@ class Server:
         out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)  # noqa: S603, S607
         return [int(pid) for pid in out.stdout.split()]
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by the workers and by this database's PostgreSQL backends."""
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            backends = [
+                pid
+                for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [DATABASE],
+                )
+            ]
+        return {"web": _cpu(self.worker_pids()), "postgres": _cpu(backends)}
+
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def _cpu(pids: list[int]) -> float:
+    """Seconds of CPU (user and system, every thread) the processes used; a vanished one counts 0."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
 
 
 _files = 0
@@ -219,10 +248,12 @@ def wrk(port: int, stem: Path, *, duration: int, connections: int, threads: int)
         check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rate": rate,
+        "requests": done,
         "non_2xx": int(bad.group(1)) if bad else 0,
         "wrapped": int(re.search(r"WRAPPED (\d+)", out).group(1)),
         "socket_errors": errors.group(1) if errors else "",
@@ -230,27 +261,49 @@ def wrk(port: int, stem: Path, *, duration: int, connections: int, threads: int)
 
 
 def compare(port: int, rounds: int, duration: int, connections: int, threads: int = 2) -> list[float]:
-    """Minimal ingest and webhook alternately, `rounds` times; prints each pair and its ratio."""
+    """Minimal ingest and webhook alternately, `rounds` times; prints each pair and its ratios.
+
+    Besides requests per second, the CPU milliseconds per request of the web workers and of
+    PostgreSQL's backends: far steadier than throughput on a machine others load too.
+    """
     ratios = []
-    with Server(port):
+    cpu: dict[str, list[tuple[float, float]]] = {"minimal": [], "webhook": []}
+    with Server(port) as server:
         warm = bodies("/webhook/whatsapp", 2000, threads)
         wrk(port, warm, duration=2, connections=connections, threads=threads)
         for round_ in range(rounds):
             pair = {}
             for name, target in (("minimal", "/bench/minimal"), ("webhook", "/webhook/whatsapp")):
                 stem = bodies(target, 2000 * duration, threads)
+                before = server.cpu_seconds()
                 pair[name] = wrk(port, stem, duration=duration, connections=connections, threads=threads)
+                after = server.cpu_seconds()
+                count = max(pair[name]["requests"], 1)
+                cpu[name].append(
+                    (
+                        1e3 * (after["web"] - before["web"]) / count,
+                        1e3 * (after["postgres"] - before["postgres"]) / count,
+                    )
+                )
             ratio = pair["webhook"]["rate"] / pair["minimal"]["rate"]
             ratios.append(ratio)
             print(
                 f"round {round_ + 1}: minimal {pair['minimal']['rate']:7.1f} req/s  "
                 f"webhook {pair['webhook']['rate']:7.1f} req/s  ratio {ratio:.2f}  "
+                f"cpu ms/req web+pg minimal {cpu['minimal'][-1][0]:.2f}+{cpu['minimal'][-1][1]:.2f} "
+                f"webhook {cpu['webhook'][-1][0]:.2f}+{cpu['webhook'][-1][1]:.2f}  "
                 f"(non-2xx {pair['minimal']['non_2xx']}/{pair['webhook']['non_2xx']}, "
                 f"wrapped {pair['minimal']['wrapped']}/{pair['webhook']['wrapped']})",
                 flush=True,
             )
     ratios.sort()
-    print(f"median ratio {ratios[len(ratios) // 2]:.2f} over {rounds} rounds")
+    web = {name: statistics.median(web for web, _ in values) for name, values in cpu.items()}
+    pg = {name: statistics.median(pg for _, pg in values) for name, values in cpu.items()}
+    print(
+        f"median ratio {ratios[len(ratios) // 2]:.2f} over {rounds} rounds; median CPU ms/request "
+        f"web {web['minimal']:.2f} vs {web['webhook']:.2f}, postgres {pg['minimal']:.2f} vs {pg['webhook']:.2f}, "
+        f"CPU ratio {(web['minimal'] + pg['minimal']) / (web['webhook'] + pg['webhook']):.2f}"
+    )
     return ratios
 
 
@@ -288,19 +341,60 @@ def profile(port: int, duration: int, connections: int, threads: int = 2) -> Non
     print(f"webhook under py-spy: {result['rate']:.1f} req/s; raw stacks in {SCRATCH}/profile-*.txt")
 
 
+#: A gunicorn config that runs each worker under cProfile on a CPU clock and dumps it on exit.
+CPROFILE_HOOKS = """
+import cProfile, os, time
+def post_fork(server, worker):
+    worker.gk_profile, worker.gk_served = cProfile.Profile(time.process_time), 0
+def pre_request(worker, request):
+    worker.gk_served += 1
+    if worker.gk_served == 200:  # warmed up: lazy imports and first connections are behind
+        worker.gk_profile.enable()
+def worker_exit(server, worker):
+    worker.gk_profile.disable()
+    worker.gk_profile.dump_stats(f"{directory}/cprofile-{{os.getpid()}}.prof")
+"""
+
+
+def cprofile(
+    port: int,
+    duration: int,
+    connections: int,
+    threads: int = 2,
+    top: int = 45,
+    target: str = "/webhook/whatsapp",
+) -> None:
+    """`target` under load with each worker's request thread in cProfile (CPU time, not waiting)."""
+    for old in SCRATCH.glob("cprofile-*.prof"):
+        old.unlink()
+    hooks = SCRATCH / "cprofile_hooks.py"
+    hooks.write_text(CPROFILE_HOOKS.format(directory=SCRATCH))
+    with Server(port, extra=("-c", str(hooks))):
+        wrk(port, bodies(target, 2000, threads), duration=4, connections=connections, threads=threads)
+        load = bodies(target, 2000 * duration, threads)
+        result = wrk(port, load, duration=duration, connections=connections, threads=threads)
+    stats = pstats.Stats(*map(str, SCRATCH.glob("cprofile-*.prof")))
+    print(f"{target} under cProfile: {result['rate']:.1f} req/s, {result['requests']} requests")
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top // 2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["prepare", "compare", "profile"])
+    parser.add_argument("command", choices=["prepare", "compare", "profile", "cprofile"])
     parser.add_argument("--port", type=int, default=19310)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--target", default="/webhook/whatsapp", help="cprofile: the path to load")
     args = parser.parse_args(argv)
     SCRATCH.mkdir(exist_ok=True)
     if args.command == "prepare":
         prepare(args.port)
     elif args.command == "compare":
         compare(args.port, args.rounds, args.duration, args.connections)
+    elif args.command == "cprofile":
+        cprofile(args.port, args.duration, args.connections, target=args.target)
     else:
         profile(args.port, args.duration, args.connections)
 

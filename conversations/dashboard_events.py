@@ -139,8 +139,16 @@ def _send(rings: list[tuple[str, list[int]]]) -> None:
 
 
 async def _ring(layer: BaseChannelLayer, events: list[tuple[str, dict]]) -> None:
-    """Send each event to its group; a group the layer cannot reach is logged and skipped."""
+    """Send each event to its group if anyone listens; a group the layer cannot reach is logged and skipped."""
+    try:
+        listened = await layer_loop.listened(layer, [group for group, _ in events])
+    except Exception:
+        for group, _ in events:
+            logger.warning("dashboard event for %s dropped (channel layer unavailable)", group, exc_info=True)
+        return
     for group, event in events:
+        if group not in listened:
+            continue
         try:
             await layer.group_send(group, event)
         except Exception:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
+
+import pytest
 
 from conversations import layer_loop
 
@@ -74,3 +77,33 @@ def test_a_forked_child_gets_a_loop_of_its_own():
     _, status = os.waitpid(child, 0)
     assert os.read(read, 1) == b"1"
     assert status == 0
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs the Redis channel layer (REDIS_URL)")
+def test_only_groups_someone_listens_to_are_rung():
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    prefix = f"test.listened.{os.getpid()}.{time.monotonic_ns()}"
+    heard, empty, left = f"{prefix}.heard", f"{prefix}.empty", f"{prefix}.left"
+
+    async def scenario() -> tuple[set[str], set[str]]:
+        channel = await layer.new_channel()
+        await layer.group_add(heard, channel)
+        await layer.group_add(left, channel)
+        await layer.group_discard(left, channel)
+        before = await layer_loop.listened(layer, [heard, empty, left])
+        await layer.group_discard(heard, channel)
+        after = await layer_loop.listened(layer, [heard, empty, left])
+        return before, after
+
+    before, after = layer_loop.run(scenario(), timeout=30)
+
+    assert before == {heard}
+    assert after == set()
+
+
+def test_a_layer_other_than_redis_is_asked_to_ring_every_group():
+    from channels.layers import InMemoryChannelLayer
+
+    assert layer_loop.run(layer_loop.listened(InMemoryChannelLayer(), ["a", "b"]), timeout=10) == {"a", "b"}
