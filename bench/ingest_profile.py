@@ -260,7 +260,9 @@ def wrk(port: int, stem: Path, *, duration: int, connections: int, threads: int)
     }
 
 
-def compare(port: int, rounds: int, duration: int, connections: int, threads: int = 2) -> list[float]:
+def compare(
+    port: int, rounds: int, duration: int, connections: int, threads: int = 2, server_threads: int = 0
+) -> list[float]:
     """Minimal ingest and webhook alternately, `rounds` times; prints each pair and its ratios.
 
     Besides requests per second, the CPU milliseconds per request of the web workers and of
@@ -268,7 +270,8 @@ def compare(port: int, rounds: int, duration: int, connections: int, threads: in
     """
     ratios = []
     cpu: dict[str, list[tuple[float, float]]] = {"minimal": [], "webhook": []}
-    with Server(port) as server:
+    extra = ("--threads", str(server_threads)) if server_threads else ()
+    with Server(port, extra=extra) as server:
         warm = bodies("/webhook/whatsapp", 2000, threads)
         wrk(port, warm, duration=2, connections=connections, threads=threads)
         for round_ in range(rounds):
@@ -386,13 +389,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=0,
+        help="compare: gunicorn gthread with this many threads per worker",
+    )
     parser.add_argument("--target", default="/webhook/whatsapp", help="cprofile: the path to load")
     args = parser.parse_args(argv)
     SCRATCH.mkdir(exist_ok=True)
     if args.command == "prepare":
         prepare(args.port)
     elif args.command == "compare":
-        compare(args.port, args.rounds, args.duration, args.connections)
+        compare(args.port, args.rounds, args.duration, args.connections, server_threads=args.server_threads)
     elif args.command == "cprofile":
         cprofile(args.port, args.duration, args.connections, target=args.target)
     else:
