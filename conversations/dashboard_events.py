@@ -23,9 +23,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+from conversations import layer_loop
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 CHANGED = "dashboard.changed"
 #: Operators (superusers) see every owner's conversations, as in the admin.
 OPERATORS_GROUP = "dashboard.operators"
+#: Seconds one commit's events may take to reach the layer before they are dropped.
+SEND_TIMEOUT = 5.0
 
 _server_loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
@@ -99,9 +102,8 @@ def _current_batch() -> _Batch:
 def publish(owners: dict[int, Iterable[int]]) -> None:
     """Ring each owner's group once, and the operators' group once, with the conversations that changed."""
     everything = sorted({pk for ids in owners.values() for pk in ids})
-    for owner_id, ids in owners.items():
-        _send(owner_group(owner_id), sorted(ids))
-    _send(OPERATORS_GROUP, everything)
+    rings = [(owner_group(owner_id), sorted(ids)) for owner_id, ids in owners.items()]
+    _send([*rings, (OPERATORS_GROUP, everything)])
 
 
 def remember_server_loop() -> None:
@@ -113,24 +115,44 @@ def remember_server_loop() -> None:
             _server_loop = loop
 
 
-def _send(group: str, conversation_ids: list[int]) -> None:
+def _send(rings: list[tuple[str, list[int]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": CHANGED, "conversations": conversation_ids, "at": time.time()}
+    at = time.time()
+    events = [(group, {"type": CHANGED, "conversations": ids, "at": at}) for group, ids in rings]
     loop = _server_loop
     try:
         if loop is not None and loop.is_running() and not loop.is_closed():
             if _running_loop() is loop:
-                loop.create_task(layer.group_send(group, event))
+                loop.create_task(_ring(layer, events))
             else:
-                future = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
+                future = asyncio.run_coroutine_threadsafe(_ring(layer, events), loop)
                 future.add_done_callback(_log_failure)
         elif not isinstance(layer, InMemoryChannelLayer):
-            async_to_sync(layer.group_send)(group, event)
+            # The process's own loop keeps the layer's Redis connections open between events;
+            # the commit does not wait for them (a doorbell is at most once).
+            layer_loop.submit(_ring(layer, events), timeout=SEND_TIMEOUT)
         # else: an in-memory layer and no dashboard socket ever opened in this process: nobody listens.
     except Exception:
-        logger.warning("dashboard event for %s dropped (channel layer unavailable)", group, exc_info=True)
+        logger.warning("dashboard events for %s dropped", [group for group, _ in events], exc_info=True)
+
+
+async def _ring(layer: BaseChannelLayer, events: list[tuple[str, dict]]) -> None:
+    """Send each event to its group if anyone listens; a group the layer cannot reach is logged and skipped."""
+    try:
+        listened = await layer_loop.listened(layer, [group for group, _ in events])
+    except Exception:
+        for group, _ in events:
+            logger.warning("dashboard event for %s dropped (channel layer unavailable)", group, exc_info=True)
+        return
+    for group, event in events:
+        if group not in listened:
+            continue
+        try:
+            await layer.group_send(group, event)
+        except Exception:
+            logger.warning("dashboard event for %s dropped (channel layer unavailable)", group, exc_info=True)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -63,17 +63,26 @@ def sender_of(inbound: InboundMessage) -> Sender:
     )
 
 
-def lookup(senders: Iterable[Sender], prefix: str = "") -> Q:
-    """Contacts that may be one of `senders`: by address, phone or user id (`prefix` for a relation)."""
+def identifiers(senders: Iterable[Sender]) -> dict[str, list[str]]:
+    """The contact columns to look `senders` up by, each with its values (an empty list: none)."""
     senders = list(senders)
     # A sender's phone and user id are stored on its contact, indexed identifier first, so WhatsApp
     # senders are found by those; the address only when it is something else (a web-chat visitor,
     # a group, a handle from before): then the (owner, address) index serves.
-    match = Q(**{f"{prefix}phone__in": sorted({s.phone for s in senders if s.phone})})
-    if user_ids := sorted({s.user_id for s in senders if s.user_id}):
-        match |= Q(**{f"{prefix}user_id__in": user_ids})
-    if addresses := sorted({s.address for s in senders if s.address not in ("", s.phone, s.user_id)}):
-        match |= Q(**{f"{prefix}address__in": addresses})
+    return {
+        "phone": sorted({s.phone for s in senders if s.phone}),
+        "user_id": sorted({s.user_id for s in senders if s.user_id}),
+        "address": sorted({s.address for s in senders if s.address not in ("", s.phone, s.user_id)}),
+    }
+
+
+def lookup(senders: Iterable[Sender], prefix: str = "") -> Q:
+    """Contacts that may be one of `senders`: by address, phone or user id (`prefix` for a relation)."""
+    wanted = identifiers(senders)
+    match = Q(**{f"{prefix}phone__in": wanted["phone"]})
+    for column in ("user_id", "address"):
+        if wanted[column]:
+            match |= Q(**{f"{prefix}{column}__in": wanted[column]})
     return match
 
 

@@ -13,10 +13,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from conversations import dashboard_events, identity, jobs, message_events, owner_commands
+from conversations import (
+    dashboard_events,
+    identity,
+    jobs,
+    message_events,
+    owner_commands,
+    sender_conversations,
+)
 from conversations.bulk import (
     ConversationAdvance,
     advance_conversations,
@@ -65,7 +72,11 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
     with transaction.atomic(durable=True):
         known = _conversations_of_senders(batch.messages)
         accounts = {(c.account.provider, c.account.address): c.account for c in known}
-        accounts |= _load_accounts(wanted - accounts.keys())
+        # The owners' own numbers come with the accounts (`own_number`), read in the same queries.
+        own_numbers = {c.account.owner_id: c.own_number for c in known}
+        loaded = _load_accounts(wanted - accounts.keys())
+        own_numbers |= {account.owner_id: account.own_number for account in loaded.values()}
+        accounts |= loaded
         arrivals = []
         for inbound in batch.messages:
             account = accounts.get((inbound.provider, inbound.account_address))
@@ -74,7 +85,7 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
             else:
                 arrivals.append((account, inbound))
         # The owner's own number is a console, never a company: its messages are commands.
-        arrivals = owner_commands.take_commands(arrivals)
+        arrivals = owner_commands.take_commands(arrivals, numbers=own_numbers)
         if arrivals:
             _store_messages(arrivals, known, result)
         for update in batch.statuses:
@@ -94,12 +105,15 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
 
 
 def _load_accounts(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ChannelAccount]:
+    """The accounts no known conversation brought along, each with its owner's `own_number`."""
     if not keys:
         return {}
     addresses = {address for _, address in keys}
     return {
         (account.provider, account.address): account
-        for account in ChannelAccount.objects.filter(address__in=addresses)
+        for account in ChannelAccount.objects.filter(address__in=addresses).annotate(
+            own_number=owner_commands.own_number_of()
+        )
         if (account.provider, account.address) in keys
     }
 
@@ -112,7 +126,8 @@ Arrival = tuple[ChannelAccount, InboundMessage]
 
 
 def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> list[Conversation]:
-    """Conversations whose contact may be one of the senders, with accounts and contacts, in one query.
+    """Conversations whose contact may be one of the senders, with accounts, contacts and the owner's
+    own number (`own_number`), in one query.
 
     A contact is found by its address, its phone number or its WhatsApp user id
     (conversations/identity.py); which candidate a sender is gets decided in memory.
@@ -122,17 +137,7 @@ def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> list[Conv
         senders.setdefault((inbound.provider, inbound.account_address), []).append(
             identity.sender_of(inbound)
         )
-    if not senders:
-        return []
-    match = Q()
-    for (provider, account_address), named in senders.items():
-        match |= Q(account__provider=provider, account__address=account_address) & identity.lookup(
-            named, "contact__"
-        )
-    # Naming the contact's owner lets PostgreSQL find the contact by its (owner, address),
-    # (phone, owner) and (user_id, owner) indexes instead of scanning every conversation of the account.
-    match &= Q(contact__owner=F("account__owner"))
-    return list(Conversation.objects.select_related("account", "contact").filter(match))
+    return sender_conversations.conversations_of(senders)
 
 
 def _store_messages(arrivals: list[Arrival], known: list[Conversation], result: IngestResult) -> None:

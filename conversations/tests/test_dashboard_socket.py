@@ -19,7 +19,7 @@ from django.test import Client
 
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
-from conversations import dashboard_events, services
+from conversations import dashboard_events, layer_loop, services
 from conversations.admin.socket import FORBIDDEN
 from conversations.models import Conversation, Message, User
 from conversations.tests.review_support import staff_owner
@@ -228,6 +228,7 @@ def test_a_channel_layer_that_is_down_never_fails_the_change(alice, alice_chats,
     caplog.set_level(logging.WARNING, logger="conversations.dashboard_events")
 
     take_over(alice_chats[0])
+    layer_loop.drain(timeout=30)  # the commit does not wait for its doorbells
 
     assert Conversation.objects.get(pk=alice_chats[0].pk).bot_paused
     assert Message.objects.filter(conversation=alice_chats[0]).exists()

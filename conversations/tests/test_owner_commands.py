@@ -311,6 +311,24 @@ def test_an_owner_without_a_number_of_their_own_is_answered_like_a_company(graph
     assert OwnerCommand.objects.count() == 0
 
 
+def test_a_number_given_or_removed_counts_from_the_next_message_even_with_a_conversation_for_it(
+    graph_api, owner, command
+):
+    """Ingest reads the owner's number with the sender's conversation: an edit is never missed."""
+    command("ok 1")
+    conversation = Conversation.objects.get(contact__address=OWN_WA_ID)
+
+    OwnerSettings.objects.filter(owner=owner).update(notify_whatsapp=OWN_NUMBER)
+    command("status")
+    OwnerSettings.objects.filter(owner=owner).update(notify_whatsapp="")
+    command("ok 2")
+
+    assert list(OwnerCommand.objects.values_list("text", flat=True)) == ["status"]
+    assert list(
+        conversation.messages.filter(direction=Direction.IN).order_by("pk").values_list("text", flat=True)
+    ) == ["ok 1", "ok 2"]
+
+
 def test_outside_the_owners_window_a_note_goes_as_the_owners_template(graph_api, held_draft, command):
     OwnerSettings.objects.filter(notify_whatsapp=OWN_NUMBER).update(
         notify_template="gatekeeper_note", notify_template_language="en_GB"
