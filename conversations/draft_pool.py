@@ -1,0 +1,185 @@
+"""Many engine calls in flight at once, every database write on one thread (issue 16).
+
+A model takes seconds to answer; a worker that waits for each in turn answers a burst of
+forty companies in a minute. Here a drafting thread claims turns (`drafting.begin`), hands
+the engine calls to this process's pool of at most `settings.ENGINE_CONCURRENCY` threads,
+and records each outcome as it comes back (`drafting.answer`). The engine threads never
+touch the database (the `ai` package cannot), so the invariants of the flow
+(docs/architecture.md, 5 to 8) hold exactly as when one call ran at a time: the claim and the
+record are the same short locked transactions, and a takeover that lands while the model is
+thinking still wins.
+
+Two ways in:
+
+- `draft_all(ids)` drafts on the calling thread and returns once every turn is recorded: the
+  in-process job runners (the embedded thread, the tests' recorded jobs).
+- `hand_off(ids)` gives the conversations to this process's drafting thread and returns at
+  once, so an RQ worker takes its next job while the model thinks. It waits only while the
+  process already holds `ENGINE_CONCURRENCY` conversations, leaving the rest of the queue to
+  other workers. A conversation handed off stays due in the database until its outcome is
+  recorded: should the process die, the sweeper schedules it again (invariant 7).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from ai.engines import get_client
+from conversations import drafting
+
+logger = logging.getLogger(__name__)
+
+#: How long a worker that is told to stop waits for the calls it holds (beyond the engine's timeout
+#: they fail anyway, and the sweeper re-schedules what was not recorded).
+DRAIN_SECONDS = 60.0
+
+
+def concurrency() -> int:
+    """Engine calls one process keeps in flight at most."""
+    return max(1, int(settings.ENGINE_CONCURRENCY))
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def engine_pool() -> ThreadPoolExecutor:
+    """This process's engine threads: at most `concurrency()` calls run at once, the rest wait their turn."""
+    size = concurrency()
+    with _pools_lock:
+        if size not in _pools:
+            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="gatekeeper-engine")
+        return _pools[size]
+
+
+class Drafts:
+    """Turns whose engine call is in flight, driven by one thread that does all the database work."""
+
+    def __init__(self) -> None:
+        self.events: queue.SimpleQueue = queue.SimpleQueue()  # conversation ids to begin, calls that ended
+        self.asking: dict[Future, drafting.Turn] = {}
+        self.failures: list[Exception] = []
+
+    def begin(self, conversation_id: int) -> bool:
+        """Claim the turn and ask the engine; false when the turn needed no call (or failed before it)."""
+        try:
+            turn = drafting.begin(conversation_id)
+        except Exception as exc:
+            self._failed(conversation_id, exc)
+            return False
+        if turn is None:
+            return False
+        call = engine_pool().submit(get_client().generate, turn.context)
+        self.asking[call] = turn
+        call.add_done_callback(self.events.put)
+        return True
+
+    def finish(self, call: Future) -> int:
+        """Record the outcome of one engine call; the conversation's id."""
+        turn = self.asking.pop(call)
+        conversation_id = turn.conversation.pk
+        try:
+            exc = call.exception()
+            if exc is not None:
+                drafting.engine_failed(turn, exc)
+            else:
+                drafting.answer(turn, call.result())
+        except Exception as exc:
+            self._failed(conversation_id, exc)
+        return conversation_id
+
+    def _failed(self, conversation_id: int, exc: Exception) -> None:
+        logger.exception(
+            "drafting for conversation %s failed; the sweeper will retry it", conversation_id, exc_info=exc
+        )
+        self.failures.append(exc)
+
+
+def draft_all(conversation_ids: Iterable[int]) -> list[Exception]:
+    """Draft each conversation, the engine calls together; returns the failures once all are recorded."""
+    drafts = Drafts()
+    for conversation_id in dict.fromkeys(conversation_ids):
+        drafts.begin(conversation_id)
+    while drafts.asking:
+        drafts.finish(drafts.events.get())
+    return drafts.failures
+
+
+class Drafter(Drafts):
+    """This process's drafting thread: takes conversations from the jobs, keeps their calls in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: set[int] = set()  # handed off, outcome not yet recorded
+        self.changed = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def hand_off(self, conversation_ids: Iterable[int]) -> None:
+        """Take the conversations (one already held is not taken twice); wait while the process is full."""
+        limit = concurrency()
+        for conversation_id in conversation_ids:
+            with self.changed:
+                self.changed.wait_for(lambda c=conversation_id: c in self.held or len(self.held) < limit)
+                if conversation_id in self.held:
+                    continue  # a duplicated job, or the sweeper, while the first is still drafting
+                self.held.add(conversation_id)
+                self._start()
+            self.events.put(conversation_id)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every conversation handed off is recorded; false on timeout."""
+        with self.changed:
+            return self.changed.wait_for(lambda: not self.held, timeout=timeout)
+
+    def _start(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._serve, name="gatekeeper-drafter", daemon=True)
+            self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            if self.events.empty():
+                close_old_connections()  # idle: give the connection back to the pool
+            event = self.events.get()
+            try:
+                if isinstance(event, Future):
+                    self._done(self.finish(event))
+                elif not self.begin(event):
+                    self._done(event)
+            except Exception:  # never let the thread die: the conversation stays due for the sweeper
+                logger.exception("the drafting thread failed on %r", event)
+                self._done(event if isinstance(event, int) else None)
+            finally:
+                self.failures.clear()  # logged already; the sweeper retries them
+
+    def _done(self, conversation_id: int | None) -> None:
+        with self.changed:
+            self.held.discard(conversation_id)
+            self.changed.notify_all()
+
+
+_drafter: Drafter | None = None
+_drafter_lock = threading.Lock()
+
+
+def drafter() -> Drafter:
+    """This process's drafting thread, created on first use; a stopping process waits for its calls."""
+    global _drafter
+    with _drafter_lock:
+        if _drafter is None:
+            _drafter = Drafter()
+            atexit.register(_drafter.wait_idle, DRAIN_SECONDS)
+        return _drafter
+
+
+def hand_off(conversation_ids: Iterable[int]) -> None:
+    """Give the conversations to this process's drafting thread (see the module's docstring)."""
+    drafter().hand_off(conversation_ids)
