@@ -15,14 +15,15 @@ Two ways in:
   in-process job runners (the embedded thread, the tests' recorded jobs).
 - `hand_off(ids)` gives the conversations to this process's drafting thread and returns at
   once, so an RQ worker takes its next job while the model thinks. It waits only while the
-  process already holds `ENGINE_CONCURRENCY` conversations, leaving the rest of the queue to
-  other workers. A conversation handed off stays due in the database until its outcome is
+  process already holds twice `ENGINE_CONCURRENCY` conversations, leaving the rest of the
+  queue to other workers. A conversation handed off stays due in the database until its outcome is
   recorded: should the process die, the sweeper schedules it again (invariant 7).
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import queue
 import threading
@@ -40,6 +41,11 @@ logger = logging.getLogger(__name__)
 #: How long a worker that is told to stop waits for the calls it holds (beyond the engine's timeout
 #: they fail anyway, and the sweeper re-schedules what was not recorded).
 DRAIN_SECONDS = 60.0
+#: Threads of a queue worker that claim turns and record outcomes (each with its own connection).
+DRAFTING_THREADS = 4
+#: Conversations a queue worker holds per engine call it may run: the next calls are ready while
+#: outcomes are recorded, and the rest of a burst stays in the queue for the other workers.
+HELD_PER_CALL = 2
 
 
 def concurrency() -> int:
@@ -60,11 +66,29 @@ def engine_pool() -> ThreadPoolExecutor:
         return _pools[size]
 
 
+class Events:
+    """What the drafting thread does next: a turn to begin before an answer to record, so the engine
+    is never idle while outcomes are being written."""
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+
+    def put(self, event: int | Future) -> None:
+        self._queue.put((isinstance(event, Future), next(self._order), event))
+
+    def get(self) -> int | Future:
+        return self._queue.get()[2]
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+
 class Drafts:
     """Turns whose engine call is in flight, driven by one thread that does all the database work."""
 
     def __init__(self) -> None:
-        self.events: queue.SimpleQueue = queue.SimpleQueue()  # conversation ids to begin, calls that ended
+        self.events = Events()  # conversation ids to begin (first), calls that ended
         self.asking: dict[Future, drafting.Turn] = {}
         self.failures: list[Exception] = []
 
@@ -114,17 +138,22 @@ def draft_all(conversation_ids: Iterable[int]) -> list[Exception]:
 
 
 class Drafter(Drafts):
-    """This process's drafting thread: takes conversations from the jobs, keeps their calls in flight."""
+    """This process's drafting threads: take conversations from the jobs, keep their calls in flight.
 
-    def __init__(self) -> None:
+    A turn's database work is a few dozen short queries, mostly waiting on the database: several
+    drafting threads (each with its own connection) keep a burst from queueing behind them.
+    """
+
+    def __init__(self, threads: int = DRAFTING_THREADS) -> None:
         super().__init__()
         self.held: set[int] = set()  # handed off, outcome not yet recorded
         self.changed = threading.Condition()
-        self.thread: threading.Thread | None = None
+        self.size = threads
+        self.threads: list[threading.Thread] = []
 
     def hand_off(self, conversation_ids: Iterable[int]) -> None:
         """Take the conversations (one already held is not taken twice); wait while the process is full."""
-        limit = concurrency()
+        limit = HELD_PER_CALL * concurrency()
         for conversation_id in conversation_ids:
             with self.changed:
                 self.changed.wait_for(lambda c=conversation_id: c in self.held or len(self.held) < limit)
@@ -140,9 +169,11 @@ class Drafter(Drafts):
             return self.changed.wait_for(lambda: not self.held, timeout=timeout)
 
     def _start(self) -> None:
-        if self.thread is None or not self.thread.is_alive():
-            self.thread = threading.Thread(target=self._serve, name="gatekeeper-drafter", daemon=True)
-            self.thread.start()
+        self.threads = [thread for thread in self.threads if thread.is_alive()]
+        while len(self.threads) < self.size:
+            thread = threading.Thread(target=self._serve, name="gatekeeper-drafter", daemon=True)
+            thread.start()
+            self.threads.append(thread)
 
     def _serve(self) -> None:
         while True:
@@ -157,8 +188,11 @@ class Drafter(Drafts):
             except Exception:  # never let the thread die: the conversation stays due for the sweeper
                 logger.exception("the drafting thread failed on %r", event)
                 self._done(event if isinstance(event, int) else None)
-            finally:
-                self.failures.clear()  # logged already; the sweeper retries them
+
+    def _failed(self, conversation_id: int, exc: Exception) -> None:
+        logger.exception(
+            "drafting for conversation %s failed; the sweeper will retry it", conversation_id, exc_info=exc
+        )
 
     def _done(self, conversation_id: int | None) -> None:
         with self.changed:
