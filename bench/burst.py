@@ -27,6 +27,7 @@ from ai.testing import ScriptedResponse
 from bench import payloads
 from bench.stack import APP_SECRET, GRAPH_TOKEN, PHONE_NUMBER_ID, SENDABLE, BenchStack, InstantModel
 from channels_app.testing.graph_api import GraphAPIStandIn
+from channels_app.whatsapp_payloads import encode
 
 #: The server recipe of the Procfile's `web`.
 SERVER = "gunicorn gthread, 2 workers x 4 threads"
@@ -83,13 +84,19 @@ def warm_up(port: int, graph: GraphAPIStandIn, workers: int) -> None:
     graph.reset()
 
 
-def post_burst(port: int, n_companies: int) -> list[int]:
-    """One webhook per new company, 16 at a time; their status codes."""
+def post_burst(port: int, n_companies: int, batch: int = 1) -> list[int]:
+    """The new companies' messages, `batch` senders to a webhook, 16 webhooks at a time; their status codes."""
     bodies = [
-        payloads.encode_one(
-            phone_number_id=PHONE_NUMBER_ID, sender=f"7{number:011d}", message_id=f"wamid.BURST.{number}"
+        encode(
+            payloads.batch_payload(
+                phone_number_id=PHONE_NUMBER_ID,
+                prefix="BURST",
+                first=first,
+                size=min(batch, n_companies - first),
+                sender_offset=70_000_000,
+            )
         )
-        for number in range(n_companies)
+        for first in range(0, n_companies, batch)
     ]
     with (
         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
@@ -116,12 +123,14 @@ def run_burst(
     pg_host: str | None = None,
     redis_url: str | None = None,
     concurrency: int | None = None,
+    batch: int = 1,
     timeout: float = 900,
 ) -> dict:
     """Post the burst and wait for every reply; the seconds to the last one and the workers' memory.
 
     Database and Redis default to BENCH_DATABASE (gk_bench) and BENCH_REDIS_DB (5) on the
-    machine's servers; `concurrency` sets ENGINE_CONCURRENCY (default: the setting's default).
+    machine's servers; `concurrency` sets ENGINE_CONCURRENCY (default: the setting's default);
+    `batch` companies share a webhook (1: each company's message comes in its own).
     """
     from bench.run import bench_env
 
@@ -150,7 +159,7 @@ def run_burst(
             pids = [stack.start_worker(f"worker-{n + 1}").pid for n in range(workers)]
             warm_up(port, graph, workers)
             started = time.time()
-            statuses = post_burst(port, n_companies)
+            statuses = post_burst(port, n_companies, batch)
             posted = time.time() - started
             memory = watch(graph, model, pids, n_companies, started + timeout)
             replies = [r for r in graph.requests if r.accepted and not r.is_read_receipt]
@@ -163,7 +172,8 @@ def run_burst(
         "model_seconds": model_seconds,
         "engine_concurrency": concurrency or "default (32)",
         "replies": len(replies),
-        "webhooks_ok": statuses.count(200),
+        "companies_per_webhook": batch,
+        "webhooks_ok": f"{statuses.count(200)}/{len(statuses)}",
         "seconds_to_post": round(posted, 2),
         "seconds_to_last_reply": round(last - started, 2),
         "model_calls": len(model.requests),
@@ -199,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-seconds", type=float, default=1.5)
     parser.add_argument("--database", default=None)
     parser.add_argument("--redis-db", type=int, default=None)
+    parser.add_argument("--batch", type=int, default=1, help="companies per webhook")
     parser.add_argument("--concurrency", type=int, default=None, help="ENGINE_CONCURRENCY for the workers")
     args = parser.parse_args(argv)
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}" if args.redis_db is not None else None
@@ -209,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         database=args.database,
         redis_url=redis_url,
         concurrency=args.concurrency,
+        batch=args.batch,
     )
     print(json.dumps(result, indent=2))
 
