@@ -85,7 +85,7 @@ class Events:
 
 
 class Drafts:
-    """Turns whose engine call is in flight, driven by one thread that does all the database work."""
+    """Turns whose engine call is in flight; the thread (or threads) driving it do all the database work."""
 
     def __init__(self) -> None:
         self.events = Events()  # conversation ids to begin (first), calls that ended
@@ -96,12 +96,12 @@ class Drafts:
         """Claim the turn and ask the engine; false when the turn needed no call (or failed before it)."""
         try:
             turn = drafting.begin(conversation_id)
-        except Exception as exc:
+            if turn is None:
+                return False
+            call = engine_pool().submit(get_client().generate, turn.context)
+        except Exception as exc:  # the turn stays due: a retry or the sweeper drafts it again
             self._failed(conversation_id, exc)
             return False
-        if turn is None:
-            return False
-        call = engine_pool().submit(get_client().generate, turn.context)
         self.asking[call] = turn
         call.add_done_callback(self.events.put)
         return True
