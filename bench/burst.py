@@ -176,9 +176,11 @@ def run_burst(
         "webhooks_ok": f"{statuses.count(200)}/{len(statuses)}",
         "seconds_to_post": round(posted, 2),
         "seconds_to_last_reply": round(last - started, 2),
+        "seconds_from_last_webhook_to_last_reply": round(last - started - posted, 2),
         "model_calls": len(model.requests),
         "peak_model_calls_in_flight": model.peak_in_flight,
         **memory,
+        "load_average": " / ".join(f"{value:.1f}" for value in os.getloadavg()),
     }
 
 
