@@ -114,10 +114,6 @@ class Turn:
     known: senders.Category
     context: ConversationContext
 
-    @property
-    def through(self) -> int:
-        return self.unanswered[-1].pk
-
 
 def begin(conversation_id: int) -> Turn | None:
     """Claim the turn and build the engine's context; None when there is nothing to ask the engine.

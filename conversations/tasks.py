@@ -1,7 +1,5 @@
 """Job entry points: thin adapters that take ids and call the domain. Safe to run twice."""
 
-import logging
-
 from conversations import (
     daily_digest,
     draft_pool,
@@ -12,8 +10,6 @@ from conversations import (
     owner_phone,
     sending,
 )
-
-logger = logging.getLogger(__name__)
 
 
 def draft_reply(*conversation_ids: int) -> None:
