@@ -28,7 +28,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -53,16 +53,45 @@ def concurrency() -> int:
     return max(1, int(settings.ENGINE_CONCURRENCY))
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
+class EnginePool:
+    """Threads that run engine calls, `size` at once; the rest wait their turn in order.
+
+    Not a ThreadPoolExecutor: that one refuses new calls once the interpreter starts to exit,
+    and a worker that is stopping still finishes the conversations it holds (`drafter()`).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.calls: queue.SimpleQueue = queue.SimpleQueue()
+        for number in range(size):
+            threading.Thread(target=self._run, name=f"gatekeeper-engine-{number}", daemon=True).start()
+
+    def submit(self, function, *args) -> Future:
+        """Run `function(*args)` on one of the threads; its future."""
+        call: Future = Future()
+        self.calls.put((call, function, args))
+        return call
+
+    def _run(self) -> None:
+        while True:
+            call, function, args = self.calls.get()
+            if not call.set_running_or_notify_cancel():
+                continue
+            try:
+                call.set_result(function(*args))
+            except BaseException as exc:
+                call.set_exception(exc)
+
+
+_pools: dict[int, EnginePool] = {}
 _pools_lock = threading.Lock()
 
 
-def engine_pool() -> ThreadPoolExecutor:
+def engine_pool() -> EnginePool:
     """This process's engine threads: at most `concurrency()` calls run at once, the rest wait their turn."""
     size = concurrency()
     with _pools_lock:
         if size not in _pools:
-            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="gatekeeper-engine")
+            _pools[size] = EnginePool(size)
         return _pools[size]
 
 
