@@ -1,9 +1,9 @@
-"""Many engine calls in flight at once, every database write on one thread (issue 16).
+"""Many engine calls in flight at once, every database write on a drafting thread (issue 16).
 
 A model takes seconds to answer; a worker that waits for each in turn answers a burst of
-forty companies in a minute. Here a drafting thread claims turns (`drafting.begin`), hands
+forty companies in a minute. Here drafting threads claim turns (`drafting.begin`), hands
 the engine calls to this process's pool of at most `settings.ENGINE_CONCURRENCY` threads,
-and records each outcome as it comes back (`drafting.answer`). The engine threads never
+and record each outcome as it comes back (`drafting.answer`). The engine threads never
 touch the database (the `ai` package cannot), so the invariants of the flow
 (docs/architecture.md, 5 to 8) hold exactly as when one call ran at a time: the claim and the
 record are the same short locked transactions, and a takeover that lands while the model is
@@ -13,7 +13,7 @@ Two ways in:
 
 - `draft_all(ids)` drafts on the calling thread and returns once every turn is recorded: the
   in-process job runners (the embedded thread, the tests' recorded jobs).
-- `hand_off(ids)` gives the conversations to this process's drafting thread and returns at
+- `hand_off(ids)` gives the conversations to this process's drafting threads and returns at
   once, so an RQ worker takes its next job while the model thinks. It waits only while the
   process already holds twice `ENGINE_CONCURRENCY` conversations, leaving the rest of the
   queue to other workers. A conversation handed off stays due in the database until its outcome is
@@ -234,7 +234,7 @@ _drafter_lock = threading.Lock()
 
 
 def drafter() -> Drafter:
-    """This process's drafting thread, created on first use; a stopping process waits for its calls."""
+    """This process's drafting threads, created on first use; a stopping process waits for its calls."""
     global _drafter
     with _drafter_lock:
         if _drafter is None:

@@ -16,7 +16,7 @@ def draft_reply(*conversation_ids: int) -> None:
     """Draft for each conversation, the engine calls in flight together (conversations/draft_pool.py).
 
     A delivery of many senders enqueues a few such jobs, not one per sender. A queue worker hands
-    the conversations to its drafting thread and takes its next job while the model thinks; a job
+    the conversations to its drafting threads and takes its next job while the model thinks; a job
     run in process drafts them before returning, and one that fails does not hold the others
     back, but fails the job after.
     """
