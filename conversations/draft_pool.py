@@ -239,7 +239,10 @@ def drafter() -> Drafter:
     with _drafter_lock:
         if _drafter is None:
             _drafter = Drafter()
-            atexit.register(_drafter.wait_idle, DRAIN_SECONDS)
+            # Before the interpreter's own thread pools shut down (asgiref's carries the live events
+            # of the replies still to record): threading's exit hooks run before those of atexit.
+            register = getattr(threading, "_register_atexit", atexit.register)
+            register(_drafter.wait_idle, DRAIN_SECONDS)
         return _drafter
 
 
