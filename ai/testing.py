@@ -90,6 +90,11 @@ class OpenAIStandIn:
         self._requests: list[ReceivedRequest] = []
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
+        self._open = threading.Event()  # cleared by hold(): completions wait until release()
+        self._open.set()
+        self._flight = threading.Condition()
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -205,9 +210,47 @@ class OpenAIStandIn:
         return ScriptedResponse(content=json.dumps(DEFAULT_ANSWER))
 
     def _wait(self, seconds: float) -> None:
-        """Sleep, but wake up at once when the stand-in stops."""
-        if seconds > 0:
-            self._stopping.wait(seconds)
+        """Sleep (and stay held while `hold()` is on), counted in flight; wake up at once when the stand-in stops."""
+        with self._flight:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+            self._flight.notify_all()
+        try:
+            if seconds > 0:
+                self._stopping.wait(seconds)
+            while not self._open.is_set() and not self._stopping.is_set():
+                self._open.wait(0.05)
+        finally:
+            with self._flight:
+                self._in_flight -= 1
+                self._flight.notify_all()
+
+    # --- calls in flight (concurrency tests and the burst benchmark) ----------------------------
+
+    def hold(self) -> None:
+        """Keep every request from now on waiting, unanswered, until `release()`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        """Answer the held requests (and stop holding)."""
+        self._open.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet answered."""
+        with self._flight:
+            return self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests ever waiting for their answer at once."""
+        with self._flight:
+            return self._peak_in_flight
+
+    def wait_in_flight(self, count: int, timeout: float = 30.0) -> bool:
+        """Wait until at least `count` requests wait for their answer at once; false on timeout."""
+        with self._flight:
+            return self._flight.wait_for(lambda: self._in_flight >= count, timeout=timeout)
 
     def _completion(self, body: dict, response: ScriptedResponse) -> dict:
         prompt = "".join(str(m.get("content") or "") for m in body.get("messages", []) if isinstance(m, dict))

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ai.base import AIReply
+from ai.base import AIReply, ConversationContext
 from ai.engines import get_client
 from conversations import audit, dashboard_events, jobs, live, owner_phone, policy, promises, window
 from conversations.context import (
@@ -88,11 +88,43 @@ def _claim_turn(conversation_id: int) -> tuple[Conversation, list[Message]] | No
 
 def draft_reply(conversation_id: int) -> None:
     """Answer the unanswered inbound messages of one conversation with at most one reply."""
+    turn = begin(conversation_id)
+    if turn is None:
+        return
+    try:
+        reply = get_client().generate(turn.context)
+    except Exception as exc:
+        engine_failed(turn, exc)
+        return
+    answer(turn, reply)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A claimed turn waiting for the engine: what `answer` needs once the reply is in.
+
+    Splitting the job here lets a worker keep many engine calls in flight at once
+    (`conversations/draft_pool.py`) while every database write stays on the thread that drafts.
+    """
+
+    conversation: Conversation
+    unanswered: list[Message]
+    readable_texts: list[str]
+    owner: Policyholder
+    history: list[Message]
+    known: senders.Category
+    context: ConversationContext
+
+
+def begin(conversation_id: int) -> Turn | None:
+    """Claim the turn and build the engine's context; None when there is nothing to ask the engine.
+
+    A turn the owner's rule already decides (ignore, escalate) is recorded here, without the engine.
+    """
     claimed = _claim_turn(conversation_id)
     if claimed is None:
-        return
+        return None
     conversation, unanswered = claimed
-    through = unanswered[-1].pk
     readable_texts = [m.text for m in unanswered if m.kind in Kind.READABLE and m.revoked_at is None]
     owner = owner_policy(conversation.owner_id)
     if (
@@ -103,7 +135,6 @@ def draft_reply(conversation_id: int) -> None:
 
     known = senders.establish(conversation, owner, readable_texts)
     if known.rule and known.rule.action in (RuleAction.IGNORE, RuleAction.ESCALATE):
-        reply, chosen, claim, verdict = None, known, "", None
         decision = policy.decide(
             action=known.rule.action,
             approval_mode=owner.settings.approval_mode,
@@ -111,40 +142,49 @@ def draft_reply(conversation_id: int) -> None:
             confidence=1.0,
             has_text=False,
         )
-    else:
-        _mark_read(conversation, unanswered[-1])
-        live.announce_typing(conversation)
-        context = engine_context(conversation, owner, history, category=known.category, rule=known.rule)
-        try:
-            reply = get_client().generate(context)
-        except Exception as exc:
-            _engine_failed(conversation_id, exc, waiting_since=unanswered[0].created_at)
-            return
-        chosen, findings = senders.reconcile(known, reply.category, owner)
-        claim = _claim(conversation, owner, known)
-        if claim:
-            findings += senders.unverified_findings(
-                conversation.contact.name, conversation.contact.address, claim
-            )
-        findings += senders.changed_identity_findings(conversation.contact)
-        findings += _loop_findings(conversation, history, unanswered)
-        # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
-        findings += window.closed_findings(conversation)
-        verdict = judge(
-            reply.reply,
-            reason=reply.reason,
-            confidence=reply.confidence,
-            inbound_texts=readable_texts,
-            facts=owner.facts,
-            category=chosen.category,
-            action=chosen.rule.action if chosen.rule else None,
-            approval_mode=owner.settings.approval_mode,
-            threshold=owner.settings.confidence_threshold,
-            extra_findings=findings,
+        _conclude(conversation_id, unanswered, Outcome(known, "", None, None, decision))
+        return None
+    _mark_read(conversation, unanswered[-1])
+    live.announce_typing(conversation)
+    context = engine_context(conversation, owner, history, category=known.category, rule=known.rule)
+    return Turn(conversation, unanswered, readable_texts, owner, history, known, context)
+
+
+def engine_failed(turn: Turn, exc: Exception) -> None:
+    """The engine did not answer this turn: retry later (see `_engine_failed`)."""
+    _engine_failed(turn.conversation.pk, exc, waiting_since=turn.unanswered[0].created_at)
+
+
+def answer(turn: Turn, reply: AIReply) -> None:
+    """Judge the engine's reply for this turn, record the decision and send what may go out."""
+    conversation, owner, known = turn.conversation, turn.owner, turn.known
+    chosen, findings = senders.reconcile(known, reply.category, owner)
+    claim = _claim(conversation, owner, known)
+    if claim:
+        findings += senders.unverified_findings(
+            conversation.contact.name, conversation.contact.address, claim
         )
-        decision = verdict.decision
-    outcome = Outcome(chosen, claim, reply, verdict, decision)
-    if _record_outcome(conversation_id, through, outcome, unanswered[-1]):
+    findings += senders.changed_identity_findings(conversation.contact)
+    findings += _loop_findings(conversation, turn.history, turn.unanswered)
+    # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
+    findings += window.closed_findings(conversation)
+    verdict = judge(
+        reply.reply,
+        reason=reply.reason,
+        confidence=reply.confidence,
+        inbound_texts=turn.readable_texts,
+        facts=owner.facts,
+        category=chosen.category,
+        action=chosen.rule.action if chosen.rule else None,
+        approval_mode=owner.settings.approval_mode,
+        threshold=owner.settings.confidence_threshold,
+        extra_findings=findings,
+    )
+    _conclude(conversation.pk, turn.unanswered, Outcome(chosen, claim, reply, verdict, verdict.decision))
+
+
+def _conclude(conversation_id: int, unanswered: list[Message], outcome: Outcome) -> None:
+    if _record_outcome(conversation_id, unanswered[-1].pk, outcome, unanswered[-1]):
         # Deliver in this job rather than through another trip round the queue; should this
         # process die first, the sweeper finds the queued message and sends it.
         send_pending(conversation_id)

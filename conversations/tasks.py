@@ -1,10 +1,8 @@
 """Job entry points: thin adapters that take ids and call the domain. Safe to run twice."""
 
-import logging
-
 from conversations import (
     daily_digest,
-    drafting,
+    draft_pool,
     escalation,
     followups,
     jobs,
@@ -13,21 +11,19 @@ from conversations import (
     sending,
 )
 
-logger = logging.getLogger(__name__)
-
 
 def draft_reply(*conversation_ids: int) -> None:
-    """Draft for each conversation in turn (a delivery of many senders enqueues a few such jobs,
-    not one per sender); one that fails does not hold the others back, and fails the job after."""
-    failures = []
-    for conversation_id in conversation_ids:
-        try:
-            drafting.draft_reply(conversation_id)
-        except Exception as exc:
-            logger.exception(
-                "drafting for conversation %s failed; the sweeper will retry it", conversation_id
-            )
-            failures.append(exc)
+    """Draft for each conversation, the engine calls in flight together (conversations/draft_pool.py).
+
+    A delivery of many senders enqueues a few such jobs, not one per sender. A queue worker hands
+    the conversations to its drafting threads and takes its next job while the model thinks; a job
+    run in process drafts them before returning, and one that fails does not hold the others
+    back, but fails the job after.
+    """
+    if not jobs.get_backend().in_process:
+        draft_pool.hand_off(conversation_ids)
+        return
+    failures = draft_pool.draft_all(conversation_ids)
     if failures:
         raise failures[0]
 

@@ -280,6 +280,11 @@ AI_ENGINES = {
 ENGINE_RETRY_BACKOFF = tuple(
     env.list("ENGINE_RETRY_BACKOFF", cast=float, default=[5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600])
 )
+# Engine calls one process (an RQ worker, or the embedded server) keeps in flight at once
+# (conversations/draft_pool.py): a worker does not wait for one model answer before asking the next.
+ENGINE_CONCURRENCY = env.int("ENGINE_CONCURRENCY", default=32)
+if ENGINE_CONCURRENCY < 1:
+    raise ImproperlyConfigured(f"ENGINE_CONCURRENCY={ENGINE_CONCURRENCY} must be 1 or more.")
 
 # --- Owner set up by `make run` --------------------------------------------------------------
 GATEKEEPER_OWNER = env("GATEKEEPER_OWNER", default="owner")
