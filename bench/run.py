@@ -724,6 +724,8 @@ def main(argv: list[str] | None = None) -> None:
                 *(f"{p} ({minutes} min{', quick' if args.quick else ''})" for p in phases),
             }
         )
+        if args.quick:  # one quick phase makes the page a harness check
+            run.figures["mode"] = "quick"
     else:
         run.figures.pop("rerun", None)
         run.figures["command"] = "BENCH_QUICK=1 make bench" if args.quick else "make bench"
