@@ -11,7 +11,9 @@ workers' memory (VmRSS once registered, VmHWM, the kernel's peak, at the end).
 
 Whatever the drafting code does is what is measured: serial drafting takes about
 `MODEL_SECONDS` per company per worker, so N = 1,000 would take 25 minutes on one worker. Each
-case is cut at a time limit and reported as "> limit, k of N replied"; the workers are killed
+case is cut at a time limit and reported as "> limit, k of N replied", and a larger N on as many
+workers is then not run (it would only be cut later): its time at the pace measured is projected
+instead. The workers are killed
 and the database and queue settled before the next case. Before the delivery each worker drafts
 one warm-up company in a delivery of its own (its first job imports the engine's SDK, which a
 worker running for days did long ago); those are not counted.
@@ -104,6 +106,11 @@ def delivery(companies: int, *, offset: int, prefix: str) -> bytes:
     return payloads.encode(payload)
 
 
+def recipients(companies: int, *, offset: int) -> set[str]:
+    """The numbers the replies to `delivery(companies, offset=offset)` go to."""
+    return {f"+4{offset + n:011d}" for n in range(companies)}
+
+
 def one_case(run, model: SlowModel, *, companies: int, workers: int, limit: float, number: int) -> dict:
     """One delivery of `companies` new senders to `workers` workers; figures, cut at `limit` seconds."""
     from bench.run import CHOSEN
@@ -123,7 +130,7 @@ def one_case(run, model: SlowModel, *, companies: int, workers: int, limit: floa
         calls_before = len(model.requests)
         offset = 70_000_000 + number * 100_000
         body = delivery(companies, offset=offset, prefix=f"BURST{number}")
-        recipients = {f"+4{offset + n:011d}" for n in range(companies)}
+        expected = recipients(companies, offset=offset)
         started = time.time()
         response = httpx.post(
             f"http://127.0.0.1:{port}/webhook/whatsapp",
@@ -136,11 +143,11 @@ def one_case(run, model: SlowModel, *, companies: int, workers: int, limit: floa
             raise RuntimeError(f"the burst delivery was answered {response.status_code}")
         replies: list[float] = []
         while time.time() - started < limit:
-            replies = replied_at(run.graph, recipients)
+            replies = replied_at(run.graph, expected)
             if len(replies) >= companies:
                 break
             time.sleep(0.25)
-        replies = [at for at in replied_at(run.graph, recipients) if at - started <= limit]
+        replies = [at for at in replied_at(run.graph, expected) if at - started <= limit]
         calls = len(model.requests) - calls_before
         rss_peak = [status_kb(pid, "VmHWM") for pid in pids]
         rss_end = [status_kb(pid, "VmRSS") for pid in pids]
@@ -183,9 +190,9 @@ def warm_up(run, port: int, *, workers: int, number: int) -> None:
             headers=payloads.headers(body, APP_SECRET),
             timeout=60,
         )
-    recipients = {f"+4{offset + n:011d}" for n in range(workers)}
+    warmed = set().union(*(recipients(1, offset=offset + n) for n in range(workers)))
     deadline = time.monotonic() + 120
-    while len(replied_at(run.graph, recipients)) < workers and time.monotonic() < deadline:
+    while len(replied_at(run.graph, warmed)) < workers and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -201,6 +208,18 @@ def replied_at(graph, recipients: set[str]) -> list[float]:
     ]
 
 
+def skipped(companies: int, workers: int, cut: dict) -> dict:
+    """A larger case not run because a smaller one on as many workers already ran into the limit:
+    it would only be cut too, later; its time at the smaller case's pace is given instead."""
+    rate = cut["replies_per_s"]
+    return {
+        "companies": companies,
+        "workers": workers,
+        "skipped": f"{cut['companies']:,} companies already ran past the limit on {workers} worker(s)",
+        "projected_s": round(companies / rate) if rate else None,
+    }
+
+
 def measure(run, *, quick: bool = False) -> dict:
     """Every case, smallest first; `run` is bench.run.Run (its env, Graph stand-in, scratch, settle)."""
     import os
@@ -211,11 +230,16 @@ def measure(run, *, quick: bool = False) -> dict:
     try:
         number = 0
         for workers in WORKERS:
+            cut = None  # the first case on this many workers that ran into the limit
             for companies in sizes:
                 number += 1
-                cases.append(
-                    one_case(run, model, companies=companies, workers=workers, limit=limit, number=number)
-                )
+                if cut is not None:
+                    cases.append(skipped(companies, workers, cut))
+                    continue
+                case = one_case(run, model, companies=companies, workers=workers, limit=limit, number=number)
+                cases.append(case)
+                if not case["complete"]:
+                    cut = case
     finally:
         model.stop()
     return {

@@ -103,6 +103,8 @@ def burst_rows(figures: dict) -> list[tuple[str, str, str, str]]:
 
 
 def _burst_outcome(case: dict) -> str:
+    if case.get("skipped"):
+        return f"not run: {case['skipped']} (about {_n(case['projected_s'])} s at that pace)"
     rss = case["worker_rss_mb"]
     if case["complete"]:
         done = (
@@ -132,7 +134,8 @@ def burst_section(figures: dict) -> list[str]:
         f"every call after {burst['model_seconds']:g} s. Timed from the POST to the last reply the Graph "
         "stand-in accepted; replies/s is replies over that time (over the limit when cut). *In flight* "
         "is the most model calls the stand-in held at once: one per worker means drafting is serial. "
-        f"Each case stops at {_n(burst['limit_s'])} s. Worker RSS: VmRSS once the worker registered, "
+        f"Each case stops at {_n(burst['limit_s'])} s; once one did, a larger N on as many workers is not run "
+        "(it could only be cut later) and its time at the pace measured is given instead. Worker RSS: VmRSS once the worker registered, "
         "VmHWM (the kernel's peak) and VmRSS at the end, largest of the workers. "
         f"ENGINE_CONCURRENCY in the environment: `{burst.get('engine_concurrency', 'unset')}`.",
         "",
@@ -141,6 +144,12 @@ def burst_section(figures: dict) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for case in burst.get("cases", []):
+        if case.get("skipped"):
+            lines.append(
+                f"| {case['companies']:,} | {case['workers']} | not run: {case['skipped']} "
+                f"| about {_n(case['projected_s'])} at that pace | - | - | - | - | - |"
+            )
+            continue
         rss = case["worker_rss_mb"]
         seconds = _n(case["seconds_to_last"], 1) if case["complete"] else f"> {_n(case['limit_s'])}"
         lines.append(

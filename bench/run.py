@@ -335,7 +335,7 @@ class Run:
     def sweep(self, recipe: str) -> None:
         """Open loop with wrk paced by its Lua delay(): latency against offered load, until saturated."""
         port = self.stack.start_server(recipe)
-        d = self.duration
+        d = max(2.0, self.duration * 0.75)
         self.wrk(port, "/bench/bare", duration=2, connections=32)
         self.meet_the_senders(port)
         points = []
