@@ -68,7 +68,7 @@ def method_section(figures: dict) -> list[str]:
         "flags it (*repeated*).",
         "",
         "- **Closed loop** (the ingest table): N connections, each sending its next request when the last is "
-        "answered, for the phase's duration. The figures are wrk's own: Requests/sec, and the percentiles of "
+        "answered, for 8 s a case (2 s in a quick run). The figures are wrk's own: Requests/sec, and the percentiles of "
         "`--latency`; messages/s is (requests answered 2xx/3xx) / seconds x messages per request. wrk "
         "4.1 adds synthetic samples to its latency histogram for answers slower than twice the mean "
         "interval per connection (its own coordinated-omission correction), so its high percentiles "
@@ -80,7 +80,9 @@ def method_section(figures: dict) -> list[str]:
         "When every connection is still waiting for an answer at a slot, that request goes out late, as "
         "soon as one returns, and wrk counts its latency from when it was sent, not from its slot: that "
         "wait is omitted (coordinated omission). The script counts the late sends and their lag (column "
-        f"*sent late*). {verdict} Answers later than 10 s count as timeouts (errors), not latencies.",
+        f"*sent late*). {verdict} Each rate runs 6 s (2 s in a quick run). wrk's own correction (above) "
+        "applies here too but only to answers slower than about 2 s, as each connection sends about once a "
+        "second; answers later than 10 s count as timeouts (errors), not latencies.",
         "",
     ]
 

@@ -66,7 +66,7 @@ class Load:
 
 
 def run(load: Load, *, scratch: Path) -> dict:
-    """Run wrk once; its figures (bench.wrk_output.parse) plus the raw output's tail."""
+    """Run wrk once (its Lua script written to `scratch`); its figures (bench.wrk_output.parse)."""
     if not load.url.startswith(("http://127.", "http://localhost")):
         raise ValueError("wrk is only pointed at loopback here")
     if load.connections < load.threads:
@@ -75,7 +75,7 @@ def run(load: Load, *, scratch: Path) -> dict:
     script_path = None
     if load.bodies is not None:
         path = urlsplit(load.url).path or "/"
-        script_path = load.bodies.with_suffix(".lua")
+        script_path = scratch / f"{load.bodies.name}.lua"
         script_path.write_text(
             wrk_lua.script(bodies=load.bodies, path=path, threads=load.threads, rate=load.rate)
         )
