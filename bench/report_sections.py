@@ -31,6 +31,8 @@ def stored(name: str, figures: dict) -> dict:
 
 def mode_line(figures: dict) -> str:
     """Which mode produced the page: a quick run only checks the harness."""
+    if figures.get("failed"):
+        return f"**This run failed** and is incomplete: {figures['failed']}"
     if figures.get("mode") == "quick":
         return (
             "**Mode: quick** (`BENCH_QUICK=1`: small sizes, a few seconds per phase). These figures check "
