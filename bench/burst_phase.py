@@ -115,6 +115,7 @@ def one_case(run, model: SlowModel, *, companies: int, workers: int, limit: floa
     """One delivery of `companies` new senders to `workers` workers; figures, cut at `limit` seconds."""
     from bench.run import CHOSEN
 
+    run.settle()  # replies earlier phases left due would be drafted first (the sweeper finds them)
     env = {**run.env, "OPENAI_BASE_URL": model.base_url}
     stack = BenchStack(env=env, logs=run.scratch)
     try:
