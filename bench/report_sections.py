@@ -108,7 +108,7 @@ def burst_rows(figures: dict) -> list[tuple[str, str, str, str]]:
 
 def _burst_outcome(case: dict) -> str:
     if case.get("skipped"):
-        return f"not run: {case['skipped']} (about {_n(case['projected_s'])} s at that pace)"
+        return f"not run: {case['skipped']} ({_projection(case)})"
     rss = case["worker_rss_mb"]
     if case["complete"]:
         done = (
@@ -120,6 +120,12 @@ def _burst_outcome(case: dict) -> str:
             f"({_n(case['replies_per_s'], 2)} replies/s)"
         )
     return f"{done}; worker RSS peak {_n(rss['peak'], 1)} MB"
+
+
+def _projection(case: dict) -> str:
+    if case.get("projected_s") is None:
+        return "no reply in time to project from"
+    return f"about {_n(case['projected_s'])} s at that pace"
 
 
 def burst_section(figures: dict) -> list[str]:
@@ -151,7 +157,7 @@ def burst_section(figures: dict) -> list[str]:
         if case.get("skipped"):
             lines.append(
                 f"| {case['companies']:,} | {case['workers']} | not run: {case['skipped']} "
-                f"| about {_n(case['projected_s'])} at that pace | - | - | - | - | - |"
+                f"| {_projection(case)} | - | - | - | - | - |"
             )
             continue
         rss = case["worker_rss_mb"]
