@@ -38,7 +38,19 @@ def mode_line(figures: dict) -> str:
             "**Mode: quick** (`BENCH_QUICK=1`: small sizes, a few seconds per phase). These figures check "
             "that the harness works; they are not the product's capacity. Run `make bench` for those."
         )
-    return "**Mode: full** (`make bench`)."
+    machine = figures.get("machine", {})
+    load, cores = machine.get("load_average", "?"), machine.get("cores") or 2
+    try:
+        busy = max(float(value) for value in load.split("/")) > cores
+    except ValueError:
+        busy = False
+    shared = (
+        "; above the core count: the machine was shared with other work, and the figures are low and noisy "
+        "by that much"
+        if busy
+        else ""
+    )
+    return f"**Mode: full** (`make bench`). Load average (1/5/15 min) at the end: {load} on {cores} cores{shared}."
 
 
 def method_section(figures: dict) -> list[str]:
