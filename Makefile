@@ -39,7 +39,8 @@ test: lint trust
 clean:
 	rm -rf $(VENV) var
 
-# Measure the production stack on loopback (PostgreSQL db gk_bench and Redis db 5 on this machine):
-# writes BENCHMARKS.md and bench/results/latency.png. About 12 minutes.
+# Measure the production stack on loopback (PostgreSQL db gk_bench and Redis db 5 on this machine, load
+# from wrk, installed with apt-get if missing): writes BENCHMARKS.md and bench/results/. At most about
+# 20 minutes; BENCH_QUICK=1 runs every phase small and short (a few minutes), to check the harness.
 bench: install
 	$(PY) -m bench.run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 
 from channels_app.whatsapp.signature import sign
@@ -59,6 +60,31 @@ def batch_payload(
     return payload
 
 
+def signed_webhooks(
+    *,
+    count: int,
+    batch: int,
+    prefix: str,
+    phone_number_id: str,
+    secret: str,
+    sender_offset: int = 0,
+    senders: int = 0,
+) -> Iterator[tuple[str, bytes]]:
+    """`count` (signature, body) pairs of `batch` messages each, message ids `wamid.PREFIX.N` never repeated."""
+    for index in range(count):
+        body = encode(
+            batch_payload(
+                phone_number_id=phone_number_id,
+                prefix=prefix,
+                first=index * batch,
+                size=batch,
+                sender_offset=sender_offset,
+                senders=senders,
+            )
+        )
+        yield sign(body, secret), body
+
+
 def write_webhooks(
     path: Path,
     *,
@@ -72,19 +98,18 @@ def write_webhooks(
     senders: int = 0,
 ) -> Path:
     """`count` signed POSTs of `batch` messages each, one per line, for bench.loadgen."""
+    records = signed_webhooks(
+        count=count,
+        batch=batch,
+        prefix=prefix,
+        phone_number_id=phone_number_id,
+        secret=secret,
+        sender_offset=sender_offset,
+        senders=senders,
+    )
     with path.open("w") as handle:
-        for index in range(count):
-            body = encode(
-                batch_payload(
-                    phone_number_id=phone_number_id,
-                    prefix=prefix,
-                    first=index * batch,
-                    size=batch,
-                    sender_offset=sender_offset,
-                    senders=senders,
-                )
-            )
-            handle.write(f"POST {target} {sign(body, secret)} {base64.b64encode(body).decode()}\n")
+        for signature, body in records:
+            handle.write(f"POST {target} {signature} {base64.b64encode(body).decode()}\n")
     return path
 
 

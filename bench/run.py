@@ -4,9 +4,11 @@
 
 Uses the machine's PostgreSQL (database `gk_bench`, dropped and created afresh) and Redis
 (database 5), loopback stand-ins of the Graph API and of an OpenAI-compatible model, and
-drives load from separate processes (bench.loadgen, bench.webchat_load). Every phase is
-bounded in time. `--only` re-runs some phases and keeps the other figures from
-bench/results/latest.json, e.g. `--only webchat --database gk_bench_webchat --redis-db 6`.
+drives load from separate processes: `wrk` for requests per second and ack latency (closed
+loop, and an open loop paced by its Lua `delay()`, bench/wrk_lua.py), bench.webchat_load for
+the sockets. Every phase is bounded in time. `--quick` (or BENCH_QUICK=1) runs every phase
+small and short, to check the harness. `--only` re-runs some phases and keeps the other
+figures from bench/results/latest.json, e.g. `--only webchat --database gk_bench_webchat --redis-db 6`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import payloads
+from bench import payloads, wrk, wrk_lua
 from bench.stack import (
     APP_SECRET,
     CREATE_TABLE,
@@ -44,7 +46,37 @@ from channels_app.testing.graph_api import GraphAPIStandIn
 RECIPES = list(SERVERS)
 CHOSEN = "gunicorn gthread, 2 workers x 4 threads"
 OFFERED_RATES = [25, 50, 100, 200, 400, 800]
-PHASES = ("ingest", "sweep", "turnaround", "workers", "kill", "inprocess", "webchat", "calls", "followups")
+PHASES = (
+    "ingest",
+    "sweep",
+    "turnaround",
+    "workers",
+    "kill",
+    "inprocess",
+    "burst",
+    "webchat",
+    "calls",
+    "followups",
+)
+#: Closed-loop cases: name -> (path, messages per request, connections, most requests/s a body file must feed).
+#: wrk replays each body once; the ceiling sizes the file above what this machine can serve (a run that
+#: still used them all up repeats ids, and the report says so). None: plain GETs, no bodies.
+INGEST_CASES = {
+    "bare view": ("/bench/bare", 1, 32, None),
+    "minimal ingest": ("/bench/minimal", 1, 32, 3000),
+    "webhook, 1 message": ("/webhook/whatsapp", 1, 32, 2000),
+    "webhook, 1 message, first contact": ("/webhook/whatsapp", 1, 32, 2000),
+    "webhook, batch of 10": ("/webhook/whatsapp", 10, 8, 400),
+    "webhook, batch of 100": ("/webhook/whatsapp", 100, 4, 60),
+}
+
+
+def open_loop_connections(rate: float) -> int:
+    """Connections for an open loop at `rate`: one per request a second (32 to 512), so a request waits
+    for a free connection, late, only once answers take about a second."""
+    return int(max(32, min(512, rate)) // wrk.THREADS * wrk.THREADS)
+
+
 #: The ASGI recipe that serves /ws/ in production (Procfile `ws`).
 WEBCHAT_SERVER = "daphne, 1 process"
 
@@ -113,8 +145,8 @@ class Run:
         webchat_sockets: int = 0,
     ) -> None:
         self.quick = quick
-        self.webchat_sockets = webchat_sockets or (1000 if quick else 2000)
-        self.duration = 4.0 if quick else 8.0
+        self.webchat_sockets = webchat_sockets or (300 if quick else 2000)
+        self.duration = 2.0 if quick else 8.0
         self.scratch = Path(tempfile.mkdtemp(prefix="gk-bench-"))
         self.graph = GraphAPIStandIn(token=GRAPH_TOKEN).start()
         self.model = InstantModel(api_key="bench-key").start()
@@ -221,39 +253,65 @@ class Run:
 
     # -- phases ---------------------------------------------------------------------------------
 
+    def bodies(self, *, count: int, batch: int = 1, first_contact: bool = False) -> Path:
+        """A fresh body file for wrk: `count` signed deliveries of `batch` messages, ids never used before.
+
+        Senders are the pool of KNOWN_SENDERS (bench.payloads) that wrote before, unless `first_contact`.
+        """
+        self._files += 1
+        path = self.scratch / f"bodies-{self._files}"
+        records = payloads.signed_webhooks(
+            count=count,
+            batch=batch,
+            prefix=f"B{self._files}",
+            phone_number_id=PHONE_NUMBER_ID,
+            secret=APP_SECRET,
+            sender_offset=self._files * 10_000_000 if first_contact else 0,
+            senders=0 if first_contact else payloads.KNOWN_SENDERS,
+        )
+        wrk_lua.write_bodies(path, records)
+        return path
+
+    def wrk(
+        self,
+        port: int,
+        target: str,
+        *,
+        duration: float,
+        connections: int,
+        bodies: Path | None = None,
+        rate=0.0,
+    ) -> dict:
+        """One wrk run on the server at `port`; its figures (bench.wrk)."""
+        load = wrk.Load(
+            url=f"http://127.0.0.1:{port}{target}",
+            duration=duration,
+            connections=connections,
+            bodies=bodies,
+            rate=rate,
+        )
+        return wrk.run(load, scratch=self.scratch)
+
     def ingest(self, recipe: str) -> None:
-        """Closed loop, 32 connections: bare view, the minimal ingest and the product's webhook."""
+        """Closed loop with wrk: bare view, the minimal ingest and the product's webhook."""
         port = self.stack.start_server(recipe)
         d = self.duration
-        self.load(port, self.requests_file("get", count=3000, target="/bench/bare"), duration=2)  # warm-up
+        self.wrk(port, "/bench/bare", duration=2, connections=32)  # warm-up
         self.meet_the_senders(port)
-        cases = {  # name: (requests, messages per request, connections)
-            "bare view": (self.requests_file("get", count=40000, target="/bench/bare"), 1, 32),
-            "minimal ingest": (
-                self.requests_file("post", count=int(1000 * d), target="/bench/minimal"),
-                1,
-                32,
-            ),
-            "webhook, 1 message": (self.requests_file("post", count=int(800 * d)), 1, 32),
-            "webhook, 1 message, first contact": (
-                self.requests_file("post", count=int(800 * d), first_contact=True),
-                1,
-                32,
-            ),
-            "webhook, batch of 10": (self.requests_file("post", count=int(150 * d), batch=10), 10, 8),
-            "webhook, batch of 100": (self.requests_file("post", count=int(25 * d), batch=100), 100, 4),
-        }
         results = {}
-        for name, (requests, batch, connections) in cases.items():
-            result = self.load(port, requests, duration=d, connections=connections)
-            result["messages_per_s"] = round(
-                result["statuses"].get("200", 0) / result["elapsed_s"] * batch, 1
+        for name, (target, batch, connections, ceiling) in INGEST_CASES.items():
+            bodies = None
+            if ceiling:
+                count = int(ceiling * (d + 2)) + connections
+                bodies = self.bodies(count=count, batch=batch, first_contact=name.endswith("first contact"))
+            result = closed_loop_figures(
+                self.wrk(port, target, duration=d, connections=connections, bodies=bodies), batch
             )
-            result["connections"] = connections
             results[name] = result
             print(
-                f"  {recipe:28} {name:24} {result['rate_per_s']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms  "
-                f"p99 {result['p99_ms']:8.1f} ms  {result['statuses']}",
+                f"  {recipe:28} {name:33} {result['rate_per_s']:8.1f} req/s  {result['messages_per_s']:8.1f} msgs/s  "
+                f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:8.1f} ms  errors {result['errors']}"
+                + (f"  REPEATED {result['repeats']}" if result["repeats"] else ""),
                 flush=True,
             )
         self.stack.stop("web")
@@ -275,22 +333,29 @@ class Run:
             conn.execute("ANALYZE")
 
     def sweep(self, recipe: str) -> None:
-        """Open loop on the product's webhook: latency against offered load, until saturated."""
+        """Open loop with wrk paced by its Lua delay(): latency against offered load, until saturated."""
         port = self.stack.start_server(recipe)
-        d = max(4.0, self.duration * 0.75)
-        self.load(port, self.requests_file("get", count=2000, target="/bench/bare"), duration=2)
+        d = max(2.0, self.duration * 0.75)
+        self.wrk(port, "/bench/bare", duration=2, connections=32)
         self.meet_the_senders(port)
         points = []
         for rate in OFFERED_RATES:
-            requests = self.requests_file("post", count=int(rate * d) + 10)
-            result = self.load(port, requests, duration=d, rate=rate)
-            result["offered_per_s"] = rate
-            points.append(result)
+            connections = open_loop_connections(rate)
+            bodies = self.bodies(count=int(rate * (d + 2)) + connections)
+            figures = self.wrk(
+                port, "/webhook/whatsapp", duration=d, connections=connections, bodies=bodies, rate=rate
+            )
+            point = {**closed_loop_figures(figures, 1), "offered_per_s": rate}
+            point["late"] = figures["script"].get("late", 0)
+            point["lag_max_ms"] = figures["script"].get("lag_max_ms", 0.0)
+            points.append(point)
             print(
-                f"  {recipe:28} offered {rate:5}/s  got {result['rate_per_s']:7.1f}/s  p50 {result['p50_ms']:8.1f} ms  p99 {result['p99_ms']:8.1f} ms  errors {result['errors']}",
+                f"  {recipe:28} offered {rate:5}/s  got {point['rate_per_s']:7.1f}/s  p50 {point['p50_ms']:8.1f} ms  "
+                f"p99 {point['p99_ms']:8.1f} ms  errors {point['errors']}  late {point['late']} "
+                f"(lag max {point['lag_max_ms']:.0f} ms)",
                 flush=True,
             )
-            if result["p99_ms"] > 2000 or result["errors"]:
+            if point["p99_ms"] > 2000 or point["errors"] or point["rate_per_s"] < 0.8 * rate:
                 break  # saturated: more offered load only grows the queue
         self.stack.stop("web")
         self.figures["sweep"][recipe] = points
@@ -358,7 +423,9 @@ class Run:
         """Post a burst of messages from distinct contacts; replies per second until all are out."""
         total = 100 if self.quick else 240
         self.graph.reset()
-        requests = self.requests_file("post", count=total)
+        # New senders: a company that wrote the same words before, to an automatic reply, would be held
+        # by the loop breaker (a repeated message) and never answered.
+        requests = self.requests_file("post", count=total, first_contact=True)
         started = time.time()
         ingest = self.load(port, requests, duration=60, connections=8)
         self.graph.wait_for_sent_texts(total, timeout=300)
@@ -508,6 +575,27 @@ class Run:
         self.model.stop()
 
 
+def closed_loop_figures(figures: dict, batch: int) -> dict:
+    """What the report reads from one wrk run; messages/s counts only answered 2xx/3xx requests."""
+    answered = figures["requests"] - figures["non_2xx_3xx"]
+    percentiles = figures["percentiles_ms"]
+    return {
+        "rate_per_s": figures["requests_per_s"],
+        "messages_per_s": round(answered / figures["seconds"] * batch, 1) if figures["seconds"] else 0.0,
+        "p50_ms": percentiles.get("50"),
+        "p90_ms": percentiles.get("90"),
+        "p99_ms": percentiles.get("99"),
+        "max_ms": figures.get("latency_max_ms"),
+        "requests": figures["requests"],
+        "seconds": figures["seconds"],
+        "errors": figures["errors"],
+        "non_2xx_3xx": figures["non_2xx_3xx"],
+        "socket_errors": figures["socket_errors"],
+        "connections": figures.get("connections"),
+        "repeats": figures["script"].get("repeats", 0),
+    }
+
+
 def _pct(values: list[float], fraction: float) -> float:
     from bench.loadgen import percentile
 
@@ -542,10 +630,23 @@ def machine() -> dict:
     }
 
 
+def write_result(name: str, figures: dict, *, quick: bool) -> None:
+    """bench/results/NAME.json, as the phase's own command (python -m bench.NAME) writes it."""
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    result = {name: {**figures[name], "mode": "quick" if quick else "full"}, "machine": machine()}
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run every phase, then write the report."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="shorter phases, for trying the harness out")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
+        help="small sizes and a few seconds per phase, to check the harness (also BENCH_QUICK=1)",
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", "gk_bench"))
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "127.0.0.1:5432"))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "127.0.0.1:6379"))
@@ -578,6 +679,7 @@ def main(argv: list[str] | None = None) -> None:
         redis_host=args.redis,
         webchat_sockets=args.webchat_sockets,
     )
+    failure: BaseException | None = None
     try:
         print(f"benchmark scratch files in {run.scratch}", flush=True)
         run.prepare()
@@ -597,26 +699,45 @@ def main(argv: list[str] | None = None) -> None:
             from bench import inprocess
 
             run.figures.update(inprocess.measure())
+        if "burst" in phases:
+            from bench import burst_phase
+
+            run.figures.update(burst_phase.measure(run, quick=args.quick))
         if "webchat" in phases:
             run.webchat()
         if "calls" in phases:
             from bench import calls
 
-            run.figures.update(calls.measure(turns=100 if args.quick else 500))
+            run.figures.update(calls.measure(turns=50 if args.quick else 500))
+            write_result("calls", run.figures, quick=args.quick)
         if "followups" in phases:
             from bench import followups
 
-            run.figures.update(followups.measure(count=10_000))
+            run.figures.update(followups.measure(count=1_000 if args.quick else 10_000))
+            write_result("followups", run.figures, quick=args.quick)
+    except Exception as exc:  # keep what was measured: the report says which phase failed
+        failure = exc
+        run.figures["failed"] = f"{type(exc).__name__}: {exc}"
     finally:
         run.close()
     run.figures = {**keep, **{key: value for key, value in run.figures.items() if value}}
+    if failure is None:
+        run.figures.pop("failed", None)
     run.figures["machine"] = machine()
     minutes = round((time.monotonic() - started) / 60, 1)
     if args.only:
-        run.figures["rerun"] = sorted({*keep.get("rerun", []), *(f"{p} ({minutes} min)" for p in phases)})
+        run.figures["rerun"] = sorted(
+            {
+                *keep.get("rerun", []),
+                *(f"{p} ({minutes} min{', quick' if args.quick else ''})" for p in phases),
+            }
+        )
+        if args.quick:  # one quick phase makes the page a harness check
+            run.figures["mode"] = "quick"
     else:
         run.figures.pop("rerun", None)
-        run.figures["command"] = "make bench" + (" (--quick)" if args.quick else "")
+        run.figures["command"] = "BENCH_QUICK=1 make bench" if args.quick else "make bench"
+        run.figures["mode"] = "quick" if args.quick else "full"
         run.figures["minutes"] = minutes
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(run.figures, indent=2, default=str))
@@ -624,6 +745,8 @@ def main(argv: list[str] | None = None) -> None:
 
     report.write(run.figures, markdown=ROOT / "BENCHMARKS.md", plot_path=out / "latency.png", chosen=CHOSEN)
     print(f"wrote BENCHMARKS.md and bench/results/latency.png in {minutes} minutes")
+    if failure is not None:
+        raise failure
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,11 +36,22 @@ SENDABLE = {
 }
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+#: The ports the benchmark's servers may listen on (this machine's convention for the bench).
+PORTS = range(18000, 19000)
+
+
+def free_port(ports: range = PORTS) -> int:
+    """A loopback port in `ports` that nobody listens on now (tried from a random start)."""
+    start = random.randrange(len(ports))
+    for offset in range(len(ports)):
+        port = ports[(start + offset) % len(ports)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {ports.start}-{ports.stop - 1}")
 
 
 class InstantModel(OpenAIStandIn):
