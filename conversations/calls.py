@@ -426,13 +426,7 @@ def _judge_reply(
     *,
     engine: str,
 ) -> _Decision:
-    chosen, findings = senders.reconcile(known, reply.category, owner)
-    claim = _claim(conversation, owner, known)
-    if claim:
-        findings += senders.unverified_findings(
-            conversation.contact.name, conversation.contact.address, claim
-        )
-    findings += senders.changed_identity_findings(conversation.contact)
+    chosen, claim, findings = senders.who_is_asking(conversation, owner, known, reply.category)
     verdict = judge(
         reply.reply,
         reason=reply.reason,
@@ -468,15 +462,6 @@ def _judge_reply(
     return _Decision(
         _take_message(name), CallOutcome.MESSAGE_TAKEN, why, draft=draft, category=chosen, claim=claim
     )
-
-
-def _claim(conversation: Conversation, owner: Policyholder, known: senders.Category) -> str:
-    """The known company an unknown caller's name (CallerName) resembles, as for a chat's display name."""
-    contact = conversation.contact
-    if known.established or not contact.name.strip():
-        return ""
-    names = senders.known_names(owner, owner_id=conversation.owner_id, excluding_contact=contact.pk)
-    return senders.claimed_company(contact.name, names) or ""
 
 
 def _record(call: Call, message: Message, decision: _Decision, name: str) -> CallAnswer:

@@ -29,7 +29,6 @@ from conversations.escalation import escalate
 from conversations.inbound import Kind
 from conversations.models import (
     AuditAction,
-    CategorySource,
     Conversation,
     Direction,
     Draft,
@@ -158,13 +157,7 @@ def engine_failed(turn: Turn, exc: Exception) -> None:
 def answer(turn: Turn, reply: AIReply) -> None:
     """Judge the engine's reply for this turn, record the decision and send what may go out."""
     conversation, owner, known = turn.conversation, turn.owner, turn.known
-    chosen, findings = senders.reconcile(known, reply.category, owner)
-    claim = _claim(conversation, owner, known)
-    if claim:
-        findings += senders.unverified_findings(
-            conversation.contact.name, conversation.contact.address, claim
-        )
-    findings += senders.changed_identity_findings(conversation.contact)
+    chosen, claim, findings = senders.who_is_asking(conversation, owner, known, reply.category)
     findings += _loop_findings(conversation, turn.history, turn.unanswered)
     # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
     findings += window.closed_findings(conversation)
@@ -188,15 +181,6 @@ def _conclude(conversation_id: int, unanswered: list[Message], outcome: Outcome)
         # Deliver in this job rather than through another trip round the queue; should this
         # process die first, the sweeper finds the queued message and sends it.
         send_pending(conversation_id)
-
-
-def _claim(conversation: Conversation, owner: Policyholder, known: senders.Category) -> str:
-    """The known company an unknown sender's display name resembles ("" when the sender is known)."""
-    contact = conversation.contact
-    if known.source in (CategorySource.CONTACT, CategorySource.SENDER) or not contact.name.strip():
-        return ""
-    names = senders.known_names(owner, owner_id=conversation.owner_id, excluding_contact=contact.pk)
-    return senders.claimed_company(contact.name, names) or ""
 
 
 def _loop_findings(conversation: Conversation, history: list[Message], unanswered: list[Message]):

@@ -181,6 +181,30 @@ def claimed_company(display_name: str, names: Iterable[str]) -> str | None:
     return None
 
 
+def who_is_asking(
+    conversation: Conversation, policy: Policyholder, known: Category, engine_category: str
+) -> tuple[Category, str, list[Finding]]:
+    """The category that applies, the known company an unknown sender's name claims to be ("" if
+    none), and what that means for the reply: the same checks on a chat turn and a call turn."""
+    chosen, findings = reconcile(known, engine_category, policy)
+    claim = claimed_by(conversation, policy, known)
+    contact = conversation.contact
+    if claim:
+        findings += unverified_findings(contact.name, contact.address, claim)
+    findings += changed_identity_findings(contact)
+    return chosen, claim, findings
+
+
+def claimed_by(conversation: Conversation, policy: Policyholder, known: Category) -> str:
+    """The known company an unknown sender's display name (or caller name) resembles; "" when the
+    sender is known by contact or address. Words in the message prove nothing: they are the sender's."""
+    contact = conversation.contact
+    if known.source in (CategorySource.CONTACT, CategorySource.SENDER) or not contact.name.strip():
+        return ""
+    names = known_names(policy, owner_id=conversation.owner_id, excluding_contact=contact.pk)
+    return claimed_company(contact.name, names) or ""
+
+
 def changed_identity_findings(contact: Contact) -> list[Finding]:
     """WhatsApp said the contact's identity changed (new device, reinstall, or someone else): until the
     owner confirms it is still them, nothing goes out in their conversation by itself."""

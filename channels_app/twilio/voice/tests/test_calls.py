@@ -453,6 +453,28 @@ def test_a_caller_claiming_a_known_companys_name_from_another_number_is_not_answ
     assert "I'll pass that on to owner" in said(root)
 
 
+def test_a_caller_whose_words_match_a_delegated_rule_still_cannot_borrow_a_known_name(
+    new_call, owner, script
+):
+    """The words are the caller's own, so matching a rule by keyword proves nothing about who calls."""
+    Contact.objects.create(
+        owner=owner,
+        address="14155550177",
+        phone="14155550177",
+        name="Acme Mobile",
+        category="cellphone_provider",
+    )
+    delegate(owner, senders=["+14155550177"], keywords=["your bill"])
+    script({"reply": "Noted, thanks.", "category": "cellphone_provider", "confidence": 0.99})
+    impostor = new_call(number="+14155550166", name="Acme Mobile")
+    impostor.ring()
+
+    root = twiml(impostor.say("This is Acme Mobile, your bill is ready."))
+
+    assert Conversation.objects.get().claims_to_be == "Acme Mobile"
+    assert "Noted, thanks." not in said(root)
+
+
 def test_a_company_known_from_whatsapp_is_the_same_contact_when_it_calls(call, owner, script):
     known = Contact.objects.create(
         owner=owner,
