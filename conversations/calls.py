@@ -50,7 +50,7 @@ from conversations.models import (
 )
 from conversations.phones import e164
 from conversations.trust import guards, senders
-from conversations.trust.verdict import judge
+from conversations.trust.verdict import judge_turn
 
 logger = logging.getLogger(__name__)
 
@@ -427,18 +427,7 @@ def _judge_reply(
     engine: str,
 ) -> _Decision:
     chosen, claim, findings = senders.who_is_asking(conversation, owner, known, reply.category)
-    verdict = judge(
-        reply.reply,
-        reason=reply.reason,
-        confidence=reply.confidence,
-        inbound_texts=texts,
-        facts=owner.facts,
-        category=chosen.category,
-        action=chosen.rule.action if chosen.rule else None,
-        approval_mode=owner.settings.approval_mode,
-        threshold=owner.settings.confidence_threshold,
-        extra_findings=findings,
-    )
+    verdict = judge_turn(reply, owner=owner, applied=chosen, inbound_texts=texts, findings=findings)
     draft = {
         "text": verdict.text or "(no reply)",
         "disclosed": list(verdict.disclosed),

@@ -43,7 +43,7 @@ from conversations.providers import SendFailure, get_provider
 from conversations.sending import queue_reply, send_pending
 from conversations.services import withdraw_superseded_drafts
 from conversations.trust import guards, loops, senders
-from conversations.trust.verdict import Verdict, judge
+from conversations.trust.verdict import Verdict, judge_turn
 
 logger = logging.getLogger(__name__)
 
@@ -161,17 +161,8 @@ def answer(turn: Turn, reply: AIReply) -> None:
     findings += _loop_findings(conversation, turn.history, turn.unanswered)
     # A job that ran late (engine retries, a queue outage) may find WhatsApp's window closed.
     findings += window.closed_findings(conversation)
-    verdict = judge(
-        reply.reply,
-        reason=reply.reason,
-        confidence=reply.confidence,
-        inbound_texts=turn.readable_texts,
-        facts=owner.facts,
-        category=chosen.category,
-        action=chosen.rule.action if chosen.rule else None,
-        approval_mode=owner.settings.approval_mode,
-        threshold=owner.settings.confidence_threshold,
-        extra_findings=findings,
+    verdict = judge_turn(
+        reply, owner=owner, applied=chosen, inbound_texts=turn.readable_texts, findings=findings
     )
     _conclude(conversation.pk, turn.unanswered, Outcome(chosen, claim, reply, verdict, verdict.decision))
 

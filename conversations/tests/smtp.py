@@ -66,6 +66,13 @@ class SMTPStandIn:
     def received(self) -> list[Message]:
         return self._server.received
 
+    def deliver_here(self, settings) -> None:
+        """Point Django's real SMTP backend at this server (`settings`: pytest-django's fixture)."""
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", self.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+
     def __enter__(self) -> SMTPStandIn:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

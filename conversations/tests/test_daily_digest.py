@@ -301,10 +301,7 @@ def test_the_digest_is_emailed_after_the_day_is_claimed_never_under_the_owners_l
             connection.close()
 
     with SMTPStandIn(on_message=while_sending) as smtp:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        smtp.deliver_here(settings)
         assert send_digest(owner_a.pk, now=NOW)
 
     assert len(smtp.received) == 1

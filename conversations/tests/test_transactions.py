@@ -119,10 +119,7 @@ def test_the_email_goes_out_after_the_batch_is_committed_never_under_the_owners_
             connection.close()
 
     with SMTPStandIn(on_message=while_sending) as smtp:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        smtp.deliver_here(settings)
         notify_owner(escalation.pk)
 
     assert [message["Subject"] for message in smtp.received] == ["Gatekeeper needs you: Telco Support"]

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from conversations import policy
 from conversations.trust import guards, lexicon, vault
+
+if TYPE_CHECKING:
+    from ai.base import AIReply
+    from conversations.context import Policyholder
+    from conversations.trust.senders import Category
 
 
 @dataclass(frozen=True)
@@ -61,4 +67,28 @@ def judge(
         findings=tuple(findings),
         decision=decision,
         disclosed=filled.disclosed if decision.outcome != policy.DROP else (),
+    )
+
+
+def judge_turn(
+    reply: AIReply,
+    *,
+    owner: Policyholder,
+    applied: Category,
+    inbound_texts: Sequence[str],
+    findings: Sequence[guards.Finding],
+) -> Verdict:
+    """The verdict on an engine's reply under the owner's policy and the category that applies:
+    one call for a chat turn and a call turn, so both are judged alike."""
+    return judge(
+        reply.reply,
+        reason=reply.reason,
+        confidence=reply.confidence,
+        inbound_texts=inbound_texts,
+        facts=owner.facts,
+        category=applied.category,
+        action=applied.rule.action if applied.rule else None,
+        approval_mode=owner.settings.approval_mode,
+        threshold=owner.settings.confidence_threshold,
+        extra_findings=findings,
     )
