@@ -23,6 +23,7 @@ SETTINGS_FIELDS = (
     "notify_whatsapp",
     "notify_template",
     "notify_template_language",
+    "forward_calls_to",
     "digest_hour",
     "time_zone",
 )

@@ -213,3 +213,12 @@ def test_the_conversation_page_shows_who_did_what(client_alice, alice, make_conv
     )
     assert "<strong>carol</strong>" in history
     assert "<del>No, thank you.</del>" in history and "<ins>Edited reply</ins>" in history
+
+
+def test_a_changed_call_forwarding_number_is_recorded(client_a, owner_a):
+    response = client_a.patch("/user-settings/", {"forward_calls_to": "+14155550123"}, format="json")
+
+    assert response.status_code == 200, response.content
+    change = AuditEntry.objects.get(action=AuditAction.SETTINGS)
+    assert change.summary == "Changed settings: forward_calls_to"
+    assert change.after == {"forward_calls_to": "+14155550123"}
