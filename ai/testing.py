@@ -247,6 +247,11 @@ class OpenAIStandIn:
         with self._flight:
             return self._peak_in_flight
 
+    def reset_peak(self) -> None:
+        """Count the peak afresh from the calls in flight now (between benchmark cases)."""
+        with self._flight:
+            self._peak_in_flight = self._in_flight
+
     def wait_in_flight(self, count: int, timeout: float = 30.0) -> bool:
         """Wait until at least `count` requests wait for their answer at once; false on timeout."""
         with self._flight:

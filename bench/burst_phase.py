@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -43,35 +42,16 @@ QUICK_LIMIT_S = 8.0
 
 
 class SlowModel(InstantModel):
-    """The sendable answer after `seconds`, and the most calls it ever held at once."""
+    """The sendable answer after `seconds`; the stand-in counts the calls in flight (`peak_in_flight`)."""
 
     def __init__(self, *, seconds: float, **kwargs) -> None:
         super().__init__(**kwargs)
         self.seconds = seconds
-        self._flight = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
 
     def _record(self, request, *, scripted: bool = True) -> ScriptedResponse:
         """Keep the request; answer the sendable reply, late."""
         super()._record(request, scripted=False)
         return ScriptedResponse(content=json.dumps(SENDABLE), delay=self.seconds)
-
-    def _wait(self, seconds: float) -> None:
-        """Count the call as in flight while it waits."""
-        with self._flight:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            super()._wait(seconds)
-        finally:
-            with self._flight:
-                self.in_flight -= 1
-
-    def reset_peak(self) -> None:
-        """Forget the peak (between cases)."""
-        with self._flight:
-            self.max_in_flight = self.in_flight
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -168,7 +148,7 @@ def one_case(run, model: SlowModel, *, companies: int, workers: int, limit: floa
         "replies_per_s": round(len(replies) / (seconds if complete else limit), 2),
         "ack_ms": round(ack_ms, 1),
         "model_calls": calls,
-        "model_in_flight_max": model.max_in_flight,
+        "model_in_flight_max": model.peak_in_flight,
         "worker_rss_mb": {
             "registered": round(max(rss_start) / 1024, 1),
             "peak": round(max(rss_peak) / 1024, 1),
