@@ -257,9 +257,11 @@ def _parse_echoes(value: Any) -> list[OwnerEcho]:
         return []
     echoes = []
     for raw in _list(value, "message_echoes"):
-        message_id = _string(raw.get("id")) if isinstance(raw, dict) else ""
-        phone = _string(raw.get("to")).removeprefix("+") if isinstance(raw, dict) else ""
-        user_id = _string(raw.get("to_user_id")) if isinstance(raw, dict) else ""
+        if not isinstance(raw, dict):
+            raw = {}
+        message_id = _string(raw.get("id"))
+        # The recipient, read as a sender is: a user id in `to` is never taken for a phone number.
+        phone, user_id = _identifiers(_string(raw.get("to")), _string(raw.get("to_user_id")))
         if not message_id or not (phone or user_id):
             logger.warning("WhatsApp webhook: echo without id or recipient skipped on %s", account)
             continue

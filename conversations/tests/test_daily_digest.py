@@ -7,7 +7,6 @@ an hour that is always past (0) and a last digest a day back.
 from __future__ import annotations
 
 import socket
-import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 
@@ -30,6 +29,7 @@ from conversations.models import (
     OwnerSettings,
 )
 from conversations.sweeper import sweep_stalled_work
+from conversations.tests.concurrency import run_at_once
 from conversations.tests.smtp import SMTPStandIn
 
 pytestmark = pytest.mark.django_db
@@ -323,28 +323,6 @@ def test_the_sweeper_finds_a_due_digest_in_the_database_and_it_is_sent_once(
 
     assert len(mail.outbox) == 1
     assert sweep_stalled_work().digests == 0
-
-
-def run_at_once(*calls: tuple) -> list[BaseException]:
-    """Run each `(function, *args)` in a thread of its own (a connection of its own), all released at once."""
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def work(function, *args):
-        barrier.wait()
-        try:
-            function(*args)
-        except BaseException as exc:  # reported in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=call) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 @on_postgres

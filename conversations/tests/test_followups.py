@@ -8,7 +8,6 @@ past a due time and runs them. Runs on SQLite, and on PostgreSQL when DATABASE_U
 from __future__ import annotations
 
 import os
-import threading
 from datetime import timedelta
 
 import pytest
@@ -38,6 +37,7 @@ from conversations.models import (
 )
 from conversations.setup import owner_setup
 from conversations.sweeper import sweep_stalled_work
+from conversations.tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -244,21 +244,12 @@ def test_two_sweeps_at_once_send_a_follow_up_once(owner, api, graph_api, deliver
         pytest.skip("two real concurrent sweepers need a server database (DATABASE_URL=postgres://...)")
     conversation = company_writes(deliver, run_jobs, "Hello, about your plan.")
     followup = FollowUp.objects.get(pk=schedule(api, conversation, text="Any news?").json()["id"])
-    start = threading.Barrier(2)
     fired = []
 
     def sweep():
-        start.wait()
-        try:
-            fired.append(followups.fire_due(now=followup.due_at + timedelta(seconds=1)))
-        finally:
-            connection.close()
+        fired.append(followups.fire_due(now=followup.due_at + timedelta(seconds=1)))
 
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert run_at_once((sweep,), (sweep,)) == []
     run_jobs()
 
     assert sorted(fired) == [0, 1]

@@ -9,13 +9,11 @@ delayed jobs, or passes `now` to the plain functions.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
-from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -31,6 +29,7 @@ from conversations.escalation import (
 )
 from conversations.models import Draft, Escalation, EscalationReason, OwnerSettings
 from conversations.sweeper import sweep_stalled_work
+from conversations.tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -258,28 +257,6 @@ def test_an_owner_without_an_email_address_is_marked_notified_with_a_log_line(
     assert f"owner {owner_a.pk} has no email address" in caplog.text
     Escalation.objects.update(created_at=timezone.now() - timedelta(hours=1))
     assert sweep_stalled_work().notifications == 0
-
-
-def run_at_once(*calls: tuple) -> list[BaseException]:
-    """Run each `(function, *args)` in a thread of its own (a connection of its own), all released at once."""
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def work(function, *args):
-        barrier.wait()
-        try:
-            function(*args)
-        except BaseException as exc:  # reported in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=call) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 @on_postgres

@@ -38,6 +38,18 @@ def test_an_echo_to_a_user_id_is_addressed_to_the_user_id():
     assert (parsed.contact_address, parsed.contact_phone) == ("US.13491208655302741918", "")
 
 
+def test_an_echo_whose_to_is_a_user_id_never_reads_its_digits_as_a_phone():
+    payload = fixture_payload("echo_text")
+    echo = payload["entry"][0]["changes"][0]["value"]["message_echoes"][0]
+    echo["to"] = "US.13491208655302741918"
+    (parsed,) = parse_webhook(payload).echoes
+    assert (parsed.contact_address, parsed.contact_phone, parsed.contact_user_id) == (
+        "US.13491208655302741918",
+        "",
+        "US.13491208655302741918",
+    )
+
+
 def test_an_edit_names_its_original_and_carries_the_new_content():
     message = only_message("edit_text")
     assert (message.kind, message.text) == (Kind.EDIT, "Does it come in another colour, blue maybe?")
