@@ -15,6 +15,7 @@ from channels_app.testing.twilio_api import TwilioAPIStandIn
 from channels_app.twilio.tests import helpers as twilio
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
+from conversations import deliveries
 from conversations import jobs as job_queue
 from conversations.setup import owner_setup
 
@@ -108,7 +109,8 @@ def script(settings):
 
 @pytest.fixture
 def deliver(client, django_capture_on_commit_callbacks):
-    """POST a signed Meta webhook; `deliver("text")` or `deliver(payload=dict)`."""
+    """POST a signed Meta webhook and let the ingest job store it, as a worker would at once;
+    `deliver("text")` or `deliver(payload=dict)`. The jobs the ingest schedules stay recorded."""
 
     def post(
         text: str = "",
@@ -125,14 +127,23 @@ def deliver(client, django_capture_on_commit_callbacks):
             )
         body = encode(payload)
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
+            response = client.post(
                 "/webhook/whatsapp",
                 data=body,
                 content_type="application/json",
                 HTTP_X_HUB_SIGNATURE_256=sign(body, django_settings.WHATSAPP_APP_SECRET),
             )
+        ingest_deliveries(django_capture_on_commit_callbacks)
+        return response
 
     return post
+
+
+def ingest_deliveries(django_capture_on_commit_callbacks) -> None:
+    """Ingest the stored webhook deliveries, as a worker's first job does (whichever job backend holds it)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries.ingest_waiting()
+    job_queue.recorded[:] = [job for job in job_queue.recorded if job.path != deliveries.JOB]
 
 
 @pytest.fixture

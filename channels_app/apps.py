@@ -8,3 +8,9 @@ class ChannelsAppConfig(AppConfig):
     def ready(self) -> None:
         from channels_app import checks  # noqa: F401  (registers the check that providers can send)
         from channels_app.webchat import checks as webchat_checks  # noqa: F401  (the web-chat checks)
+        from channels_app.whatsapp import parser
+        from conversations import deliveries
+        from conversations.models import Provider
+
+        # Meta's webhook bodies are stored as they came and read again by the ingest job.
+        deliveries.register_reader(Provider.WHATSAPP, parser.read_body)

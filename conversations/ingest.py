@@ -58,7 +58,15 @@ class IngestResult:
 
 
 def ingest_batch(batch: InboundBatch) -> IngestResult:
-    """Store one webhook delivery atomically and schedule the work it creates.
+    """Store one webhook delivery atomically and schedule the work it creates."""
+    with transaction.atomic(durable=True):
+        result = store_batch(batch)
+    log_unknown_accounts(result)
+    return result
+
+
+def store_batch(batch: InboundBatch) -> IngestResult:
+    """`ingest_batch` inside the caller's transaction (conversations/deliveries.py holds its row lock).
 
     Set-based, so a delivery of 100 messages costs what one costs: from senders who wrote
     before, one SELECT of their conversations (with accounts and contacts), one INSERT of
@@ -69,39 +77,42 @@ def ingest_batch(batch: InboundBatch) -> IngestResult:
     result = IngestResult()
     wanted = {(m.provider, m.account_address) for m in batch.messages}
     wanted |= {(s.provider, s.account_address) for s in batch.statuses}
-    with transaction.atomic(durable=True):
-        known = _conversations_of_senders(batch.messages)
-        accounts = {(c.account.provider, c.account.address): c.account for c in known}
-        # The owners' own numbers come with the accounts (`own_number`), read in the same queries.
-        own_numbers = {c.account.owner_id: c.own_number for c in known}
-        loaded = _load_accounts(wanted - accounts.keys())
-        own_numbers |= {account.owner_id: account.own_number for account in loaded.values()}
-        accounts |= loaded
-        arrivals = []
-        for inbound in batch.messages:
-            account = accounts.get((inbound.provider, inbound.account_address))
-            if account is None:
-                result.unknown_accounts.add((inbound.provider, inbound.account_address))
-            else:
-                arrivals.append((account, inbound))
-        # The owner's own number is a console, never a company: its messages are commands.
-        arrivals = owner_commands.take_commands(arrivals, numbers=own_numbers)
-        if arrivals:
-            _store_messages(arrivals, known, result)
-        for update in batch.statuses:
-            account = accounts.get((update.provider, update.account_address))
-            if account is None:
-                result.unknown_accounts.add((update.provider, update.account_address))
-                continue
-            result.statuses_applied += apply_status(account, update)
-        result.created += message_events.store_echoes(batch.echoes)
-        for error in batch.errors:
-            _log_provider_error(error)
-    for provider, address in result.unknown_accounts:
+    known = _conversations_of_senders(batch.messages)
+    accounts = {(c.account.provider, c.account.address): c.account for c in known}
+    # The owners' own numbers come with the accounts (`own_number`), read in the same queries.
+    own_numbers = {c.account.owner_id: c.own_number for c in known}
+    loaded = _load_accounts(wanted - accounts.keys())
+    own_numbers |= {account.owner_id: account.own_number for account in loaded.values()}
+    accounts |= loaded
+    arrivals = []
+    for inbound in batch.messages:
+        account = accounts.get((inbound.provider, inbound.account_address))
+        if account is None:
+            result.unknown_accounts.add((inbound.provider, inbound.account_address))
+        else:
+            arrivals.append((account, inbound))
+    # The owner's own number is a console, never a company: its messages are commands.
+    arrivals = owner_commands.take_commands(arrivals, numbers=own_numbers)
+    if arrivals:
+        _store_messages(arrivals, known, result)
+    for update in batch.statuses:
+        account = accounts.get((update.provider, update.account_address))
+        if account is None:
+            result.unknown_accounts.add((update.provider, update.account_address))
+            continue
+        result.statuses_applied += apply_status(account, update)
+    result.created += message_events.store_echoes(batch.echoes)
+    for error in batch.errors:
+        _log_provider_error(error)
+    return result
+
+
+def log_unknown_accounts(result: IngestResult) -> None:
+    """One warning per account address no ChannelAccount has: a misrouted or forgotten number."""
+    for provider, address in sorted(result.unknown_accounts):
         logger.warning(
             "webhook for unknown %s account %r ignored (no ChannelAccount has it)", provider, address
         )
-    return result
 
 
 def _load_accounts(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ChannelAccount]:
@@ -142,6 +153,12 @@ def _conversations_of_senders(messages: tuple[InboundMessage, ...]) -> list[Conv
 
 def _store_messages(arrivals: list[Arrival], known: list[Conversation], result: IngestResult) -> None:
     """Insert the messages no earlier delivery stored; advance the conversations they belong to."""
+    # A message twice in one batch (a body that repeats it, or redeliveries ingested together) counts once.
+    unique: dict[tuple[int, str], Arrival] = {}
+    for account, inbound in arrivals:
+        unique.setdefault((account.pk, inbound.provider_message_id), (account, inbound))
+    result.duplicates += len(arrivals) - len(unique)
+    arrivals = list(unique.values())
     conversations = _conversations_for(arrivals, known)
     reply_targets = _reply_targets(arrivals)
     rows = [

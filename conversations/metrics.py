@@ -38,7 +38,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from conversations import window
+from conversations import deliveries, window
 from conversations.jobs import get_backend
 from conversations.models import (
     Conversation,
@@ -138,6 +138,7 @@ class GatekeeperCollector(Collector):
         yield self._draft_latency()
         yield self._send_latency()
         yield from self._pending_work(now)
+        yield from self._deliveries(now)
         yield from self._queue()
 
     # --- messages --------------------------------------------------------------------------
@@ -331,6 +332,25 @@ class GatekeeperCollector(Collector):
             pending.add_metric([kind], row["count"])
             oldest.add_metric([kind], _seconds_since(start, now))
         yield pending
+        yield oldest
+
+    def _deliveries(self, now: datetime) -> Iterator[Metric]:
+        found = deliveries.counts()
+        count = GaugeMetricFamily(
+            "gatekeeper_deliveries",
+            "Webhook deliveries stored and not ingested yet: waiting for the ingest job, or set aside after "
+            "failing (kept in the admin under Deliveries).",
+            labels=["state"],
+        )
+        oldest = GaugeMetricFamily(
+            "gatekeeper_deliveries_oldest_seconds",
+            "How long the oldest delivery in each state has been kept.",
+            labels=["state"],
+        )
+        for state, row in found.items():
+            count.add_metric([state], row["count"])
+            oldest.add_metric([state], _seconds_since(row["oldest"], now))
+        yield count
         yield oldest
 
     def _queue(self) -> Iterator[Metric]:

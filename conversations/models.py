@@ -409,6 +409,28 @@ class EarlyStatus(models.Model):
         return f"{self.status} for {self.provider_message_id}"
 
 
+class Delivery(models.Model):
+    """A provider's webhook body as it came, kept until a job has ingested it (conversations/deliveries.py).
+
+    Storing it is all the webhook does before its 200, so providers are answered at the cost of
+    one INSERT; the row is deleted in the transaction that stores what it carried. A row that
+    stays has not been ingested yet, or failed `attempts` times with `error`.
+    """
+
+    #: The channel provider alias whose parser reads the body (settings.CHANNEL_PROVIDERS).
+    provider = models.CharField(max_length=32)
+    body = models.BinaryField()
+    received_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.provider} delivery {self.pk} of {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 class DraftStatus(models.TextChoices):
     PENDING = "pending", "Waiting for approval"
     APPROVED = "approved", "Approved, sending"

@@ -1,6 +1,6 @@
 """Finds work whose job vanished (Redis restarted, a worker was killed) and schedules it again.
 
-Pending work lives in the database: a due reply, a queued message, an unsent notification.
+Pending work lives in the database: a webhook delivery not ingested yet, a due reply, a queued message, an unsent notification.
 Anything overdue by more than STALLED_WORK_SECONDS gets a fresh job; jobs are idempotent,
 so a duplicate costs nothing.
 """
@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations import daily_digest, followups, jobs, owner_commands, promises
+from conversations import daily_digest, deliveries, followups, jobs, owner_commands, promises
 from conversations.escalation import owners_with_overdue_notifications
 from conversations.models import Conversation, Direction, Message, MessageStatus
 from conversations.receipts import apply_early_statuses
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class SweepResult:
+    deliveries: int = 0
     replies: int = 0
     sends: int = 0
     notifications: int = 0
@@ -46,6 +47,9 @@ def sweep_stalled_work(now: datetime | None = None) -> SweepResult:
     now = now or timezone.now()
     stalled = now - timedelta(seconds=settings.STALLED_WORK_SECONDS)
     result = SweepResult()
+
+    # Webhook deliveries stored but not ingested: their job was lost, or a try failed.
+    result.deliveries = deliveries.reschedule_stalled(stalled)
 
     for conversation_id in Conversation.objects.filter(reply_due_at__lt=stalled).values_list("id", flat=True):
         jobs.enqueue_now("conversations.tasks.draft_reply", conversation_id)

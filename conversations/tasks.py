@@ -2,6 +2,7 @@
 
 from conversations import (
     daily_digest,
+    deliveries,
     draft_pool,
     escalation,
     followups,
@@ -26,6 +27,11 @@ def draft_reply(*conversation_ids: int) -> None:
     failures = draft_pool.draft_all(conversation_ids)
     if failures:
         raise failures[0]
+
+
+def ingest_deliveries() -> None:
+    """Store what waiting webhook deliveries carried; one job may take many (conversations/deliveries.py)."""
+    deliveries.ingest_waiting()
 
 
 def send_pending(conversation_id: int) -> None:

@@ -146,8 +146,9 @@ GATEKEEPER_JOBS = {
     "BACKEND": env("GATEKEEPER_JOBS_BACKEND", default="rq" if REDIS_URL else "thread"),
     "OPTIONS": {
         "queue": RQ_QUEUE,
-        # Jump the queue: deliveries of decided replies and the owner's notifications.
+        # Jump the queue: webhook deliveries to store, decided replies and the owner's notifications.
         "urgent": [
+            "conversations.tasks.ingest_deliveries",
             "conversations.tasks.send_pending",
             "conversations.tasks.notify_owner",
             "conversations.tasks.notify_owner_digest",

@@ -9,11 +9,10 @@ import logging
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from channels_app.twilio.addresses import e164
 from channels_app.twilio.tests import helpers as twilio
-from channels_app.whatsapp.signature import sign
+from channels_app.whatsapp.tests import helpers as meta
 from conversations.models import ChannelAccount, EarlyStatus, Message, User
 
 pytestmark = pytest.mark.django_db
@@ -65,13 +64,7 @@ def _link_accounts(owner: User, provider: str, path: Path, payload: dict) -> Non
 
 def _post(client, provider: str, path: Path, payload: dict):
     if provider == "whatsapp":
-        body = path.read_bytes()
-        return client.post(
-            "/webhook/whatsapp",
-            data=body,
-            content_type="application/json",
-            HTTP_X_HUB_SIGNATURE_256=sign(body, settings.WHATSAPP_APP_SECRET),
-        )
+        return meta.post_signed(client, path.read_bytes())
     route = twilio.STATUS_PATH if path.stem.startswith("status_") else twilio.INBOUND_PATH
     return twilio.post_signed(client, route, payload)
 

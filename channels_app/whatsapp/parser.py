@@ -64,6 +64,15 @@ class _Skip(Exception):
 _Parsed = tuple[str, str, dict[str, Any]]
 
 
+def read_body(body: bytes) -> InboundBatch:
+    """A webhook body as Meta sent it, parsed; ValueError (PayloadError) when it is not one."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise PayloadError("malformed JSON") from None
+    return parse_webhook(payload)
+
+
 def parse_webhook(payload: dict) -> InboundBatch:
     """Every message, status and error of one webhook delivery, normalized."""
     if not isinstance(payload, dict):

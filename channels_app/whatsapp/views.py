@@ -1,14 +1,14 @@
 """`/webhook/whatsapp`: Meta's subscription handshake (GET) and its signed deliveries (POST).
 
-The POST answers 200 only once `ingest_batch` has committed what it carried, and 503 when
-the database is unavailable, so that Meta delivers again later. No AI call and no send
-happens here: the ingest service schedules that work.
+The POST answers 200 once the delivery is committed as it came (conversations/deliveries.py: one
+INSERT; a job stores what it carried), and 503 when the database is unavailable, so that Meta
+delivers again later. A body that is not a WhatsApp webhook is refused with 400 here, before it
+is kept. No AI call and no send happens here.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from urllib.parse import parse_qsl
 
@@ -18,9 +18,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from channels_app.webhooks import reject, signed_webhook
-from channels_app.whatsapp.parser import PayloadError, parse_webhook
+from channels_app.whatsapp.parser import PayloadError, read_body
 from channels_app.whatsapp.signature import verify_signature
-from conversations.ingest import ingest_batch
+from conversations import deliveries
+from conversations.models import Provider
 
 logger = logging.getLogger(__name__)
 
@@ -81,36 +82,18 @@ def _raw_query(request: HttpRequest) -> dict[str, bytes]:
 
 
 def _receive(request: HttpRequest) -> HttpResponse:
-    """Parse a signed delivery and store it durably before acknowledging."""
+    """Check that a signed delivery reads, and store it durably before acknowledging."""
     try:
-        payload = json.loads(request.body)
-    except (ValueError, RecursionError):
-        logger.warning("WhatsApp webhook refused: body is not valid JSON")
-        return reject(400, "malformed JSON")
-    try:
-        batch = parse_webhook(payload)
+        batch = read_body(request.body)
     except PayloadError as exc:
         logger.warning("WhatsApp webhook refused: %s", exc)
         return reject(400, str(exc))
+    if not (batch.messages or batch.statuses or batch.errors or batch.echoes):
+        logger.info("WhatsApp webhook with nothing Gatekeeper stores (acknowledged)")
+        return JsonResponse({"status": "ok"}, status=200)
     try:
-        result = ingest_batch(batch)
+        deliveries.accept(Provider.WHATSAPP, request.body)
     except DatabaseError:
         logger.exception("WhatsApp webhook not stored (database unavailable); answering 503 so Meta retries")
         return reject(503, "temporarily unavailable")
-    logger.info(
-        "WhatsApp webhook: %d messages (%d new, %d duplicate), %d statuses, %d errors%s",
-        len(batch.messages),
-        result.created,
-        result.duplicates,
-        len(batch.statuses),
-        len(batch.errors),
-        f"; unknown phone_number_ids: {_addresses(result.unknown_accounts)}"
-        if result.unknown_accounts
-        else "",
-    )
     return JsonResponse({"status": "ok"}, status=200)
-
-
-def _addresses(accounts: set) -> list[str]:
-    """The account addresses of an ingest result's (provider, address) pairs."""
-    return sorted(item[-1] if isinstance(item, tuple) else str(item) for item in accounts)

@@ -14,11 +14,11 @@ from django.utils.text import Truncator
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from conversations import configuration
+from conversations import configuration, deliveries
 from conversations.admin.filters import OwnedCategoryFilter
 from conversations.admin.owner_config import ChannelAccountForm
 from conversations.admin.scoping import OwnerScopedAdmin, RecordAdmin
-from conversations.models import ChannelAccount, Contact, Escalation, Message, OwnerSettings, User
+from conversations.models import ChannelAccount, Contact, Delivery, Escalation, Message, OwnerSettings, User
 from conversations.selectors import owned
 from conversations.templatetags.review import conversation_url
 
@@ -222,3 +222,51 @@ class EscalationAdmin(RecordAdmin):
         return format_html(
             '<a href="{}">{}</a>', conversation_url(escalation.conversation_id), escalation.conversation
         )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """Webhook bodies not ingested yet, or set aside after failing, for whoever runs the install.
+
+    A body may carry several owners' messages, so only a superuser sees deliveries at all.
+    """
+
+    list_display = ["pk", "provider", "received_at", "attempts", "short_error"]
+    list_filter = ["provider"]
+    fields = ["provider", "received_at", "attempts", "error", "body_text"]
+    readonly_fields = fields
+    actions = ["try_again"]
+
+    @admin.display(description="error")
+    def short_error(self, obj: Delivery) -> str:
+        return Truncator(obj.error).chars(80)
+
+    @admin.display(description="body")
+    def body_text(self, obj: Delivery) -> str:
+        text = bytes(obj.body).decode("utf-8", errors="replace")
+        try:
+            return _pretty_json(json.loads(text))
+        except ValueError:
+            return format_html('<pre class="gk-json">{}</pre>', text)
+
+    @admin.action(description="Try the selected deliveries again")
+    def try_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = deliveries.try_again(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} deliveries will be ingested again.")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        """Only through the action: a delivery's body is what the provider signed."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        """A superuser may drop one that can never be ingested."""
+        return request.user.is_active and request.user.is_superuser

@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
-from channels_app.whatsapp.signature import sign
+from channels_app.whatsapp.tests import helpers as meta
 from channels_app.whatsapp_payloads import encode, text_message_payload
 from conftest import PHONE_NUMBER_ID
 from conversations import jobs
@@ -42,12 +42,7 @@ def bill(message_id: str | None = None) -> bytes:
 
 
 def signed_post(client: Client, body: bytes):
-    return client.post(
-        "/webhook/whatsapp",
-        data=body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=sign(body, django_settings.WHATSAPP_APP_SECRET),
-    )
+    return meta.post_signed(client, body)
 
 
 @pytest.mark.django_db(transaction=True)

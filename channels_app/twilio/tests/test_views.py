@@ -14,7 +14,7 @@ from channels_app.twilio.tests.helpers import (
     fixture_params,
     post_signed,
 )
-from channels_app.whatsapp.signature import sign
+from channels_app.whatsapp.tests.helpers import post_signed as meta_post_signed
 from channels_app.whatsapp_payloads import encode, text_message_payload
 from conftest import PHONE_NUMBER_ID
 from conversations import jobs
@@ -101,13 +101,7 @@ def test_one_owner_with_meta_and_twilio_has_one_contact_and_two_conversations(cl
     body = encode(
         text_message_payload(phone_number_id=PHONE_NUMBER_ID, sender="15551230001", text="Hi (Meta)")
     )
-    meta = client.post(
-        "/webhook/whatsapp",
-        data=body,
-        content_type="application/json",
-        headers={"X-Hub-Signature-256": sign(body, "test_app_secret")},
-    )
-    assert meta.status_code == 200
+    assert meta_post_signed(client, body).status_code == 200
     assert post_signed(client, INBOUND_PATH, fixture_params("text")).status_code == 200
 
     contact = Contact.objects.get()

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 
 from channels_app.whatsapp.signature import sign
-from channels_app.whatsapp.tests.helpers import PHONE_NUMBER_ID, fixture_bytes, fixture_names
+from channels_app.whatsapp.tests.helpers import PHONE_NUMBER_ID, fixture_bytes, fixture_names, post_signed
 from conversations.models import (
     Author,
     ChannelAccount,
@@ -31,9 +31,7 @@ VERIFY_TOKEN = "test-verify-token"
 
 
 def signed_post(client: Client, body: bytes, *, secret: str = SECRET, **extra):
-    return client.post(
-        URL, data=body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=sign(body, secret), **extra
-    )
+    return post_signed(client, body, secret=secret, **extra)
 
 
 @pytest.fixture

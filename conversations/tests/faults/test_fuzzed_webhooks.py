@@ -20,7 +20,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from channels_app.whatsapp.signature import sign
-from conversations.models import Contact, Conversation, Draft, Escalation, Message
+from conversations import deliveries
+from conversations.models import Contact, Conversation, Delivery, Draft, Escalation, Message
 
 FIXTURES = Path(__file__).resolve().parents[3] / "channels_app" / "whatsapp" / "fixtures"
 REAL_PAYLOADS = [json.loads(path.read_text()) for path in sorted(FIXTURES.glob("*.json"))]
@@ -55,7 +56,13 @@ def post(body: bytes, signature: str | None) -> int:
     """POST the body as Meta would, with this X-Hub-Signature-256 (or none); the status answered."""
     headers = {} if signature is None else {"HTTP_X_HUB_SIGNATURE_256": signature}
     client = Client(raise_request_exception=True)
-    return client.post("/webhook/whatsapp", data=body, content_type="application/json", **headers).status_code
+    status = client.post(
+        "/webhook/whatsapp", data=body, content_type="application/json", **headers
+    ).status_code
+    if status == 200:
+        assert deliveries.ingest_waiting() <= 1
+        assert not Delivery.objects.filter(attempts__gt=0).exists(), "a stored body failed to ingest"
+    return status
 
 
 def deliver_and_check(body: bytes, *, signed: bool, signature: str | None = None) -> int:
