@@ -18,7 +18,7 @@ from ai.engines import get_client
 from ai.prompt import build_messages, estimate_messages_tokens
 from bench import payloads
 from bench.stack import APP_SECRET, PHONE_NUMBER_ID
-from conversations import drafting, sending
+from conversations import deliveries, drafting, sending
 from conversations.context import engine_context, owner_policy, recent_messages
 from conversations.models import (
     Author,
@@ -89,7 +89,8 @@ def queries(action) -> int:
 
 
 def webhook_queries(batch: int, client: Client, *, first_contact: bool) -> int:
-    """Queries to ingest one signed delivery of `batch` new messages, from new or known senders."""
+    """Queries to accept and ingest one signed delivery of `batch` new messages, from new or known senders:
+    the webhook's request and the ingest job together."""
     senders = uuid.uuid4().int % 10**9
 
     def post(prefix: str) -> None:
@@ -105,6 +106,7 @@ def webhook_queries(batch: int, client: Client, *, first_contact: bool) -> int:
             HTTP_X_HUB_SIGNATURE_256=payloads.sign(body, APP_SECRET),
         )
         assert response.status_code == 200, response.content
+        deliveries.ingest_waiting()  # the ingest job, as a worker runs it next
 
     if not first_contact:
         post(f"K{uuid.uuid4().hex[:8]}")  # they wrote before

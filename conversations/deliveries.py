@@ -3,7 +3,7 @@
 Providers time their webhooks and deliver again when an answer is slow (Meta backs off for
 days, then disables the subscription), so the request does the least a correct webhook can:
 the edge checks the signature and that the body reads, `accept` stores it with one INSERT and
-schedules `ingest_waiting`, and the 200 goes back with the body durably committed.
+schedules the ingest job (one for any number of deliveries waiting), and the 200 goes back with the body durably committed.
 
 The job reads each body again with the reader its edge registered, stores what it carried
 (`ingest.store_batch`) and deletes the delivery, in one transaction: a delivery is ingested
@@ -56,8 +56,15 @@ def accept(provider: str, body: bytes) -> Delivery:
     if provider not in _readers:
         raise LookupError(f"no reader registered for {provider!r} deliveries")
     delivery = Delivery.objects.create(provider=provider, body=body)
-    jobs.schedule(JOB)
+    jobs.schedule_coalesced(JOB)
     return delivery
+
+
+def ingest_job() -> None:
+    """The job: a batch of what waits; another job after it when the batch was full (other jobs run between)."""
+    jobs.started_coalesced(JOB)
+    if ingest_waiting() == BATCH:
+        jobs.schedule_coalesced(JOB)
 
 
 def ingest_waiting(limit: int = BATCH) -> int:

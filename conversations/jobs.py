@@ -36,6 +36,8 @@ class JobBackend:
 
     def __init__(self, **options) -> None:
         self.options = options
+        self._coalesced: set[str] = set()
+        self._coalesce_lock = threading.Lock()
 
     def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
         raise NotImplementedError("subclasses of JobBackend must provide enqueue()")
@@ -44,6 +46,22 @@ class JobBackend:
         """One job per argument tuple; backends with a network round trip send them together."""
         for args in calls:
             self.enqueue(path, *args, delay=delay)
+
+    def enqueue_coalesced(self, path: str) -> None:
+        """Enqueue `path()` unless one is already waiting to start: many triggers, one run.
+
+        The job calls `started_coalesced(path)` first, so a trigger after that enqueues again.
+        """
+        with self._coalesce_lock:
+            if path in self._coalesced:
+                return
+            self._coalesced.add(path)
+        self.enqueue(path)
+
+    def started_coalesced(self, path: str) -> None:
+        """The coalesced job `path` has started: the next trigger enqueues another."""
+        with self._coalesce_lock:
+            self._coalesced.discard(path)
 
     def ping(self) -> None:
         """Raise if the queue cannot take work."""
@@ -92,6 +110,22 @@ class RQBackend(JobBackend):
             queue.enqueue_in(timedelta(seconds=delay), path, *args, **options)
         else:
             queue.enqueue(path, *args, **options)
+
+    #: How long a coalesced job's "waiting" mark outlives a job that never started (a worker killed
+    #: before it, a queue flushed); the sweeper covers the work meanwhile.
+    COALESCE_SECONDS = 60
+
+    def enqueue_coalesced(self, path: str) -> None:
+        """Shared by every process through Redis: one SET NX, and the enqueue only when it set the mark."""
+        queue = self._queue()
+        if queue.connection.set(self._mark(path), b"1", nx=True, ex=self.COALESCE_SECONDS):
+            self.enqueue(path)
+
+    def started_coalesced(self, path: str) -> None:
+        self._queue().connection.delete(self._mark(path))
+
+    def _mark(self, path: str) -> str:
+        return f"gatekeeper:{self.options.get('queue', 'default')}:waiting:{path}"
 
     def ping(self) -> None:
         self._queue().connection.ping()
@@ -199,6 +233,14 @@ class LocmemBackend(JobBackend):
     def enqueue(self, path: str, *args: object, delay: float = 0) -> None:
         recorded.append(RecordedJob(path, args, delay))
 
+    def enqueue_coalesced(self, path: str) -> None:
+        """Recorded once while one is recorded and not yet run (running takes it off the list)."""
+        if not any(job.path == path for job in recorded):
+            self.enqueue(path)
+
+    def started_coalesced(self, path: str) -> None:
+        """Nothing to clear: a job being run is no longer recorded."""
+
     def depth(self) -> dict[str, int]:
         due = sum(1 for job in recorded if job.delay <= 0)
         return {"queued": due, "scheduled": len(recorded) - due}
@@ -268,6 +310,30 @@ def schedule_each(path: str, calls: list[tuple], *, delay: float = 0) -> None:
     """`schedule` for many jobs of one kind, handed to the queue together."""
     if calls:
         transaction.on_commit(lambda: _enqueue_or_log(path, calls, delay))
+
+
+def schedule_coalesced(path: str) -> None:
+    """Once the current transaction commits, enqueue `path()` unless one is already waiting to start.
+
+    For a job that does all the work waiting when it runs (ingesting stored deliveries): a burst
+    of triggers costs one job, not one each.
+    """
+    transaction.on_commit(lambda: _enqueue_coalesced_or_log(path))
+
+
+def started_coalesced(path: str) -> None:
+    """Called first by a coalesced job: triggers from now on enqueue another run."""
+    try:
+        get_backend().started_coalesced(path)
+    except Exception:
+        logger.exception("could not clear the waiting mark of %s; it expires by itself", path)
+
+
+def _enqueue_coalesced_or_log(path: str) -> None:
+    try:
+        get_backend().enqueue_coalesced(path)
+    except Exception:
+        logger.exception("could not enqueue %s; the sweeper will re-schedule it", path)
 
 
 def _enqueue_or_log(path: str, calls: list[tuple], delay: float) -> None:

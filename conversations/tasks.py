@@ -31,7 +31,7 @@ def draft_reply(*conversation_ids: int) -> None:
 
 def ingest_deliveries() -> None:
     """Store what waiting webhook deliveries carried; one job may take many (conversations/deliveries.py)."""
-    deliveries.ingest_waiting()
+    deliveries.ingest_job()
 
 
 def send_pending(conversation_id: int) -> None:

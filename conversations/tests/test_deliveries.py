@@ -97,13 +97,15 @@ def test_the_ingest_job_stores_the_messages_deletes_the_delivery_and_schedules_t
 
 
 def test_a_redelivered_body_is_kept_twice_but_its_message_is_stored_and_answered_once(
-    owner, client, run_jobs
+    owner, client, run_jobs, django_capture_on_commit_callbacks
 ):
-    post(client, bill())
-    post(client, bill())
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, bill())
+        post(client, bill())
     assert Delivery.objects.count() == 2
+    assert paths() == [deliveries.JOB], "one job for every delivery waiting"
 
-    deliveries.ingest_waiting()
+    run_jobs(limit=1)
     assert Message.objects.count() == 1
     assert not Delivery.objects.exists()
     jobs.recorded.clear()
@@ -131,13 +133,18 @@ def test_one_job_ingests_every_waiting_delivery_as_one_batch(owner, client):
     assert len(together.captured_queries) == len(alone.captured_queries)
 
 
-def test_a_job_takes_at_most_a_batch_and_leaves_the_rest_to_the_next(owner, client):
-    for number in range(3):
-        post(client, bill(message_id=f"wamid.{number}", sender=f"1555000{number}"))
-    assert deliveries.ingest_waiting(limit=2) == 2
-    assert Delivery.objects.count() == 1
-    assert deliveries.ingest_waiting(limit=2) == 1
-    assert Message.objects.count() == 3
+def test_a_job_takes_at_most_a_batch_and_schedules_another_for_the_rest(owner, run_jobs):
+    Delivery.objects.bulk_create(
+        Delivery(provider=Provider.WHATSAPP, body=bill(message_id=f"wamid.{n}", sender=f"1555{n:04d}"))
+        for n in range(deliveries.BATCH + 1)
+    )
+    jobs.enqueue_now(deliveries.JOB)
+
+    ran = [job.path for job in run_jobs() if job.path == deliveries.JOB]
+
+    assert ran == [deliveries.JOB, deliveries.JOB], "a full batch, then the one left"
+    assert Message.objects.count() == deliveries.BATCH + 1
+    assert not Delivery.objects.exists()
 
 
 def test_a_body_with_nothing_to_store_is_acknowledged_and_not_kept(owner, client, caplog):

@@ -89,3 +89,19 @@ def test_jobs_enqueued_together_arrive_in_order_now_or_later(queue_settings):
     ]
     later = [queue.fetch_job(job_id).args for job_id in ScheduledJobRegistry(queue=queue).get_job_ids()]
     assert sorted(later) == [(4,), (5,)]
+
+
+def test_a_coalesced_job_is_queued_once_until_it_starts_even_from_another_process(queue_settings, settings):
+    backend = queue_settings
+    INGEST = "conversations.tasks.ingest_deliveries"
+    other_process = RQBackend(queue=backend.options["queue"])  # its own Redis client, same queue
+
+    backend.enqueue_coalesced(INGEST)
+    other_process.enqueue_coalesced(INGEST)
+    backend.enqueue_coalesced(INGEST)
+    assert [job.func_name for job in backend._queue().get_jobs()] == [INGEST]
+
+    other_process.started_coalesced(INGEST)  # the worker took it: the next trigger queues another
+    backend.enqueue_coalesced(INGEST)
+    assert [job.func_name for job in backend._queue().get_jobs()] == [INGEST, INGEST]
+    backend.started_coalesced(INGEST)
