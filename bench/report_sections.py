@@ -89,14 +89,19 @@ def method_section(figures: dict) -> list[str]:
         "include those.",
         "- **Open loop** (the latency plot and table): Debian has no wrk2, so the rate is held by wrk's Lua "
         "`delay()`: thread t of T sends its k-th request at start + t/R + k*T/R, on whichever of its "
-        "connections is ready (one connection per request/s offered, 32 to 512). At each slot a ready "
+        "connections is ready (one connection per 8 requests/s offered, 16 to 512). Few connections, because "
+        "wrk opens them all at the start and each stays idle until its first slot, and gunicorn gives a new "
+        "connection a thread until its first bytes arrive (gthread waits up to 5 s for them): with one "
+        "connection per request/s, the server's 8 threads sat on idle connections while the first second's "
+        "requests queued, and that start-up wait of up to ~0.9 s was the p99 of every rate, 25 req/s as "
+        "200 (the access log put those requests' own time under 50 ms). At each slot a ready "
         "connection sends on time whatever the server is doing, so a slow server does not slow the load. "
         "When every connection is still waiting for an answer at a slot, that request goes out late, as "
         "soon as one returns, and wrk counts its latency from when it was sent, not from its slot: that "
         "wait is omitted (coordinated omission). The script counts the late sends and their lag (column "
         f"*sent late*). {verdict} Each rate runs 6 s (2 s in a quick run). wrk's own correction (above) "
-        "applies here too but only to answers slower than about 2 s, as each connection sends about once a "
-        "second; answers later than 10 s count as timeouts (errors), not latencies.",
+        "applies here too, to answers slower than twice a connection's interval (8 connections per request/s: "
+        "a quarter of a second at most); answers later than 10 s count as timeouts (errors), not latencies.",
         "",
     ]
 

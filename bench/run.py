@@ -72,9 +72,10 @@ INGEST_CASES = {
 
 
 def open_loop_connections(rate: float) -> int:
-    """Connections for an open loop at `rate`: one per request a second (32 to 512), so a request waits
-    for a free connection, late, only once answers take about a second."""
-    return int(max(32, min(512, rate)) // wrk.THREADS * wrk.THREADS)
+    """Connections for an open loop at `rate`: one per 8 requests a second (16 to 512), so a request
+    waits for a free connection, late, only once answers take 1/8 s. Not more: each connection wrk
+    opens holds a gunicorn thread until its first request (report_sections, "How the load is made")."""
+    return int(max(16, min(512, rate / 8)) // wrk.THREADS * wrk.THREADS)
 
 
 #: The ASGI recipe that serves /ws/ in production (Procfile `ws`).
