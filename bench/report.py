@@ -419,6 +419,7 @@ def explanations(figures: dict, chosen: str = "gunicorn gthread, 2 workers x 4 t
     send = next((v for k, v in queries.items() if k.startswith("send")), "?")
     load = figures.get("machine", {}).get("load_average", "?")
     per_worker = figures.get("turnaround", {}).get("1 worker(s)", {}).get("messages_per_s", "?")
+    latency = figures.get("turnaround", {}).get("latency", {})
     return [
         f"- **The machine.** Load average (1/5/15 min) when the run ended: {load} on 2 cores. PostgreSQL, "
         "Redis, the servers, the workers and the load generator share those 2 cores, so every figure "
@@ -451,8 +452,12 @@ def explanations(figures: dict, chosen: str = "gunicorn gthread, 2 workers x 4 t
         "CPU goes to parsing and storing 100 messages with their raw JSON, building 100 model rows, the lookup "
         "and the enqueue; the database work is a few milliseconds.",
         ack,
-        f"- **Turnaround** meets its target since a draft job that decides to send delivers the reply itself "
-        f"instead of queueing a send job, and sends jump the queue. **The pipeline** (draft job {draft} "
+        f"- **Turnaround** (p50 {_n(latency.get('p50_ms'), 1)} ms, p99 {_n(latency.get('p99_ms'), 1)} ms): "
+        "a message goes webhook → ingest job → draft job → Graph, two queue hops, each an RQ `SimpleWorker` "
+        "job with its own bookkeeping (see the no-op jobs/s above); the ingest hop is the price of a 200 "
+        "that costs one INSERT. A draft job that decides to send delivers the reply itself instead of "
+        "queueing a send job, and sends jump the queue. In production the burst window "
+        f"(`REPLY_BURST_SECONDS`, 3 s) waits for a company's next lines first. **The pipeline** (draft job {draft} "
         f"statements including its send, an approved reply's send job {send}, both constant in conversation "
         f"length) runs {per_worker} messages/s per `SimpleWorker`: each reply is a Chat Completions call and "
         "three Graph calls (read receipt, typing indicator, send) plus RQ's own bookkeeping.",

@@ -66,8 +66,8 @@ INGEST_CASES = {
     "minimal ingest": ("/bench/minimal", 1, 32, 3000),
     "webhook, 1 message": ("/webhook/whatsapp", 1, 32, 2000),
     "webhook, 1 message, first contact": ("/webhook/whatsapp", 1, 32, 2000),
-    "webhook, batch of 10": ("/webhook/whatsapp", 10, 8, 400),
-    "webhook, batch of 100": ("/webhook/whatsapp", 100, 4, 60),
+    "webhook, batch of 10": ("/webhook/whatsapp", 10, 8, 1000),
+    "webhook, batch of 100": ("/webhook/whatsapp", 100, 4, 500),
 }
 
 

@@ -3,7 +3,8 @@
 Providers time their webhooks and deliver again when an answer is slow (Meta backs off for
 days, then disables the subscription), so the request does the least a correct webhook can:
 the edge checks the signature and that the body reads, `accept` stores it with one INSERT and
-schedules the ingest job (one for any number of deliveries waiting), and the 200 goes back with the body durably committed.
+schedules the ingest job (one for any number of deliveries waiting), and the 200 goes back with
+the body durably committed.
 
 The job reads each body again with the reader its edge registered, stores what it carried
 (`ingest.store_batch`) and deletes the delivery, in one transaction: a delivery is ingested
