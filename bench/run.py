@@ -325,9 +325,26 @@ class Run:
                 ),
                 flush=True,
             )
+        if recipe == CHOSEN:
+            results["ratio rounds"] = self.ratio_rounds(port, results)
         self.stack.stop("web")
         self.figures["ingest"][recipe] = results
         self.settle()
+
+    def ratio_rounds(self, port: int, results: dict, rounds: int = 3) -> list[float]:
+        """Webhook / minimal ingest, 1 message per POST, in alternating pairs on the same server: one 8-second
+        pair swings by ±15 % with whatever else the 2 cores do (autovacuum, a checkpoint), a median of
+        pairs much less. The first pair is the table's; the others run right after it."""
+        ratios = [results["webhook, 1 message"]["rate_per_s"] / results["minimal ingest"]["rate_per_s"]]
+        for _ in range(rounds - 1):
+            pair = {}
+            for name, target in (("minimal", "/bench/minimal"), ("webhook", "/webhook/whatsapp")):
+                bodies = self.bodies(count=int(2000 * (self.duration + 2)) + 32)
+                pair[name] = self.wrk(port, target, duration=self.duration, connections=32, bodies=bodies)
+            ratios.append(pair["webhook"]["requests_per_s"] / pair["minimal"]["requests_per_s"])
+            self.settle()
+        print(f"  webhook / minimal ingest in alternating pairs: {[round(r, 2) for r in ratios]}", flush=True)
+        return [round(r, 3) for r in ratios]
 
     def drain(self, timeout: float = 300) -> dict:
         """One RQ worker ingests what the load left stored: messages/s from its first ingest to its last.
