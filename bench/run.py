@@ -173,9 +173,7 @@ class Run:
         fresh_database(self.admin_dsn, self.database)
         manage("migrate", "--noinput", env=self.env)
         manage("gatekeeper_setup", "--username", "owner", env=self.env)
-        with psycopg.connect(
-            self.database_url.replace("postgres://", "postgresql://"), autocommit=True
-        ) as conn:
+        with self.connect() as conn:
             conn.execute(
                 "UPDATE conversations_rule SET action = 'auto', match_keywords = '[\"bill\", \"mobile\"]' "
                 "WHERE category = 'cellphone_provider'"
@@ -193,11 +191,13 @@ class Run:
 
         return redis.Redis.from_url(self.redis_url)
 
+    def connect(self) -> psycopg.Connection:
+        """An autocommit connection to the bench database, for the harness's own reads and resets."""
+        return psycopg.connect(self.database_url.replace("postgres://", "postgresql://"), autocommit=True)
+
     def settle(self) -> None:
         """Forget pending work between phases: the ingest phases leave thousands of due replies."""
-        with psycopg.connect(
-            self.database_url.replace("postgres://", "postgresql://"), autocommit=True
-        ) as conn:
+        with self.connect() as conn:
             conn.execute("UPDATE conversations_conversation SET reply_due_at = NULL")
             conn.execute("DELETE FROM conversations_delivery")
             conn.execute(
@@ -335,13 +335,17 @@ class Run:
         """Webhook / minimal ingest, 1 message per POST, in alternating pairs on the same server: one 8-second
         pair swings by ±15 % with whatever else the 2 cores do (autovacuum, a checkpoint), a median of
         pairs much less. The first pair is the table's; the others run right after it."""
-        ratios = [results["webhook, 1 message"]["rate_per_s"] / results["minimal ingest"]["rate_per_s"]]
+        minimal, webhook = "minimal ingest", "webhook, 1 message"
+        ratios = [results[webhook]["rate_per_s"] / results[minimal]["rate_per_s"]]
         for _ in range(rounds - 1):
             pair = {}
-            for name, target in (("minimal", "/bench/minimal"), ("webhook", "/webhook/whatsapp")):
-                bodies = self.bodies(count=int(2000 * (self.duration + 2)) + 32)
-                pair[name] = self.wrk(port, target, duration=self.duration, connections=32, bodies=bodies)
-            ratios.append(pair["webhook"]["requests_per_s"] / pair["minimal"]["requests_per_s"])
+            for name in (minimal, webhook):
+                target, _, connections, ceiling = INGEST_CASES[name]
+                bodies = self.bodies(count=int(ceiling * (self.duration + 2)) + connections)
+                pair[name] = self.wrk(
+                    port, target, duration=self.duration, connections=connections, bodies=bodies
+                )
+            ratios.append(pair[webhook]["requests_per_s"] / pair[minimal]["requests_per_s"])
             self.settle()
         print(f"  webhook / minimal ingest in alternating pairs: {[round(r, 2) for r in ratios]}", flush=True)
         return [round(r, 3) for r in ratios]
@@ -352,9 +356,7 @@ class Run:
         The webhooks are measured with no worker running, as the minimal ingest's jobs are not run
         either; this is the other half of the pipeline, timed on its own (the worker's start excluded).
         """
-        with psycopg.connect(
-            self.database_url.replace("postgres://", "postgresql://"), autocommit=True
-        ) as conn:
+        with self.connect() as conn:
 
             def waiting() -> int:
                 return conn.execute("SELECT count(*) FROM conversations_delivery").fetchone()[0]
@@ -398,9 +400,7 @@ class Run:
         requests = self.requests_file("post", count=batches, batch=100)
         self.load(port, requests, duration=600, connections=1)
         self.drain()
-        with psycopg.connect(
-            self.database_url.replace("postgres://", "postgresql://"), autocommit=True
-        ) as conn:
+        with self.connect() as conn:
             conn.execute("ANALYZE")
 
     def sweep(self, recipe: str) -> None:
@@ -409,9 +409,8 @@ class Run:
         d = max(2.0, self.duration * 0.75)
         self.wrk(port, "/bench/bare", duration=2, connections=32)
         self.meet_the_senders(port)
-        # Every server thread answers webhooks before the measured rates start: each thread's first one
-        # opens its database connection and imports the webhook's modules (a cold start of up to ~0.6 s
-        # that had been the p99 of every low rate, at 25 req/s as at 100).
+        # Every server thread answers webhooks before the measured rates start, as on a server that has been
+        # up a while: a thread's first one opens its database connection and imports the webhook's modules.
         self.wrk(port, "/webhook/whatsapp", duration=2, connections=32, bodies=self.bodies(count=3000))
         points = []
         for rate in OFFERED_RATES:

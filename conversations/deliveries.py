@@ -120,7 +120,7 @@ def _store(batches: dict[Delivery, InboundBatch], results: list[ingest.IngestRes
     if len(batches) > 1:
         try:
             with transaction.atomic():
-                results.append(ingest.store_batch(merged(batches.values())))
+                results.append(ingest.store_batch(_merged(batches.values())))
             return {}
         except Exception:  # one delivery's fault must not hold the others back
             logger.warning("%d deliveries could not be ingested together; trying each alone", len(batches))
@@ -135,7 +135,7 @@ def _store(batches: dict[Delivery, InboundBatch], results: list[ingest.IngestRes
     return failed
 
 
-def merged(batches: Iterable[InboundBatch]) -> InboundBatch:
+def _merged(batches: Iterable[InboundBatch]) -> InboundBatch:
     """One batch of everything several deliveries carried, in their order."""
     parts = list(batches)
     return InboundBatch(

@@ -247,20 +247,17 @@ class LocmemBackend(JobBackend):
 
 
 def run_recorded_jobs(
-    *, delayed: bool = False, limit: int = 1000, around=contextlib.nullcontext, only: str = ""
+    *, delayed: bool = False, limit: int = 1000, around=contextlib.nullcontext
 ) -> list[RecordedJob]:
     """Run recorded jobs (and the jobs they record) in order; returns what ran.
 
     Jobs enqueued with a delay stay recorded unless `delayed` is true: a test moves the
     pending work's due time itself, then runs them. `around()` wraps each job; tests pass one
-    that runs on-commit callbacks inside their enclosing test transaction. `only` names the one
-    job path to run (the others stay recorded).
+    that runs on-commit callbacks inside their enclosing test transaction.
     """
     ran = []
     while len(ran) < limit:
-        job = next(
-            (job for job in recorded if (delayed or job.delay <= 0) and (not only or job.path == only)), None
-        )
+        job = next((job for job in recorded if delayed or job.delay <= 0), None)
         if job is None:
             break
         recorded.remove(job)

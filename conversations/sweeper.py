@@ -1,7 +1,7 @@
 """Finds work whose job vanished (Redis restarted, a worker was killed) and schedules it again.
 
-Pending work lives in the database: a webhook delivery not ingested yet, a due reply, a queued message, an unsent notification.
-Anything overdue by more than STALLED_WORK_SECONDS gets a fresh job; jobs are idempotent,
+Pending work lives in the database: a webhook delivery not ingested yet, a due reply, a queued
+message, an unsent notification. Anything overdue by more than STALLED_WORK_SECONDS gets a fresh job; jobs are idempotent,
 so a duplicate costs nothing.
 """
 
