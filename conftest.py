@@ -6,6 +6,7 @@ import copy
 import os
 
 import pytest
+from channels.layers import channel_layers
 from django.conf import settings as django_settings
 
 from ai.engines import get_client
@@ -28,6 +29,21 @@ def _fresh_job_record():
     job_queue.recorded.clear()
     yield
     job_queue.recorded.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets its own channel layer instance, as each server process has its own.
+
+    A test's sockets run on an event loop that closes with the test, and channels_redis keeps
+    per-instance asyncio locks: a receive's clean-up still pending when a loop closed leaves one
+    locked and bound to that dead loop, and the next test's receive then fails ("bound to a
+    different event loop") or waits forever. A server process runs one loop, so only tests
+    (a loop each) meet this.
+    """
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

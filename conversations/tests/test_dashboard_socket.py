@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client
 
@@ -23,6 +22,7 @@ from conversations import dashboard_events, deliveries, layer_loop, services
 from conversations.admin.socket import FORBIDDEN
 from conversations.models import Conversation, Message, User
 from conversations.tests.review_support import staff_owner
+from conversations.tests.sockets import PatientCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,14 +48,14 @@ async def dashboard(user: User | None = None, *, origin: str = ORIGIN):
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
-    communicator = WebsocketCommunicator(application, "/ws/dashboard/", headers=headers)
+    communicator = PatientCommunicator(application, "/ws/dashboard/", headers=headers)
     try:
         yield communicator
     finally:
         await communicator.disconnect()
 
 
-async def opened(socket: WebsocketCommunicator) -> None:
+async def opened(socket: PatientCommunicator) -> None:
     connected, _ = await socket.connect()
     assert connected
     assert await socket.receive_json_from() == {"type": "hello"}

@@ -6,10 +6,10 @@ import uuid
 from contextlib import asynccontextmanager
 
 import pytest
-from channels.testing import WebsocketCommunicator
 
 from conversations.models import ChannelAccount, Rule, RuleAction
 from conversations.setup import owner_setup
+from conversations.tests.sockets import PatientCommunicator
 
 SLUG = "acme-help"
 ORIGIN = "http://localhost"
@@ -49,7 +49,7 @@ async def chat_socket(path: str = f"/ws/chat/{SLUG}/", *, origin: str = ORIGIN, 
     from gatekeeper_site.asgi import application
 
     headers = [(b"origin", origin.encode())] if origin else []
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator = PatientCommunicator(application, path, headers=headers)
     communicator.scope["client"] = (client, 50000)
     try:
         yield communicator

@@ -6,13 +6,13 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.core.checks import run_checks
 from django.test import Client
 
 from channels_app.webchat.addresses import client_address
 from channels_app.webchat.tests.conftest import ORIGIN, SLUG
 from conversations.models import Message
+from conversations.tests.sockets import PatientCommunicator
 
 PROXIES = ["127.0.0.1", "::1", "10.0.0.0/8", "2001:db8:1::/48"]
 
@@ -116,7 +116,7 @@ def test_the_socket_reads_the_address_the_same_way(chat_account, settings):
 
     async def send_one(peer: str, forwarded_for: str) -> str:
         headers = [(b"origin", ORIGIN.encode()), (b"x-forwarded-for", forwarded_for.encode())]
-        socket = WebsocketCommunicator(application, f"/ws/chat/{SLUG}/", headers=headers)
+        socket = PatientCommunicator(application, f"/ws/chat/{SLUG}/", headers=headers)
         socket.scope["client"] = (peer, 50000)
         try:
             await socket.connect()

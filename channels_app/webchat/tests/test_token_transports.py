@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 
 from channels_app.webchat.tests.conftest import ORIGIN, SLUG, chat_socket
 from channels_app.webchat.visitors import (
@@ -22,6 +21,7 @@ from channels_app.webchat.visitors import (
     token_subprotocol,
 )
 from conversations.models import Conversation, Message
+from conversations.tests.sockets import PatientCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ async def socket_offering(protocols: list[str]):
     """A socket on the real ASGI application that offers `protocols`, as the chat page's script does."""
     from gatekeeper_site.asgi import application
 
-    communicator = WebsocketCommunicator(
+    communicator = PatientCommunicator(
         application, f"/ws/chat/{SLUG}/", headers=[(b"origin", ORIGIN.encode())], subprotocols=protocols
     )
     communicator.scope["client"] = ("10.0.0.1", 50000)
