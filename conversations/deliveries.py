@@ -10,18 +10,21 @@ The job reads each body again with the reader its edge registered, stores what i
 (`ingest.store_batch`) and deletes the delivery, in one transaction: a delivery is ingested
 once, whichever worker claims it. Deliveries that wait are claimed together, up to `BATCH`,
 so under load one job stores many of them as one set-based batch. One that cannot be
-ingested is set aside with its error after `MAX_ATTEMPTS` and stays for the admin; the
-sweeper reschedules the others (`reschedule_stalled`).
+ingested is tried again after a growing pause (`RETRY_BACKOFF`), so a passing fault (a
+deadlock, a restart mid-deploy) does not use up its tries within seconds; after `MAX_ATTEMPTS`
+it is set aside with its error and stays for the admin. The sweeper reschedules the others
+(`reschedule_stalled`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Count, Min, Q
+from django.utils import timezone
 
 from conversations import ingest, jobs
 from conversations.inbound import InboundBatch
@@ -39,6 +42,9 @@ BATCH = 100
 #: Tries before a delivery is set aside for the owner's administrator (a database outage does not count:
 #: its transaction rolls back with the count).
 MAX_ATTEMPTS = 5
+#: The pause after each failed try, first to last: a delivery that keeps failing is set aside
+#: about 21 minutes after its first failure.
+RETRY_BACKOFF = (timedelta(seconds=15), timedelta(minutes=1), timedelta(minutes=4), timedelta(minutes=16))
 
 _readers: dict[str, Reader] = {}
 
@@ -68,32 +74,37 @@ def ingest_job() -> None:
         jobs.schedule_coalesced(JOB)
 
 
-def ingest_waiting(limit: int = BATCH) -> int:
+def ingest_waiting(limit: int = BATCH, *, now: datetime | None = None) -> int:
     """Ingest up to `limit` waiting deliveries, oldest first; returns how many were ingested.
 
     Safe to run any number of times at once: each delivery is claimed by one job (row locks,
-    skipping those another job holds), and a job that finds none does nothing.
+    skipping those another job holds), and a job that finds none does nothing. `now` is for
+    tests that move the clock past a backoff.
     """
+    now = now or timezone.now()
     results: list[ingest.IngestResult] = []
     with transaction.atomic(durable=True):
         claimed = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(attempts__lt=MAX_ATTEMPTS)
-            .order_by("pk")[:limit]
+            Delivery.objects.select_for_update(skip_locked=True).filter(_due(now)).order_by("pk")[:limit]
         )
         if not claimed:
             return 0
-        batches = _read(claimed)
+        batches = _read(claimed, now)
         failed = _store(batches, results)
         done = [delivery.pk for delivery in batches if delivery not in failed]
         Delivery.objects.filter(pk__in=done).delete()
         for delivery, error in failed.items():
-            _set_aside(delivery, error)
+            _count_failure(delivery, error, now)
     _log(results, len(done))
     return len(done)
 
 
-def _read(claimed: list[Delivery]) -> dict[Delivery, InboundBatch]:
+def _due(now: datetime) -> Q:
+    """Deliveries a job may try now: not set aside, and past any backoff."""
+    return Q(attempts__lt=MAX_ATTEMPTS) & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+
+
+def _read(claimed: list[Delivery], now: datetime) -> dict[Delivery, InboundBatch]:
     """Each delivery's batch. A body its reader refuses (ValueError) will read no better later: set
     aside at once; a reader that failed otherwise counts a try."""
     batches = {}
@@ -104,10 +115,10 @@ def _read(claimed: list[Delivery]) -> dict[Delivery, InboundBatch]:
                 raise ValueError(f"no reader registered for {delivery.provider!r} deliveries")
             batches[delivery] = reader(bytes(delivery.body))
         except ValueError as exc:
-            _set_aside(delivery, f"unreadable: {exc}", final=True)
+            _count_failure(delivery, f"unreadable: {exc}", now, final=True)
         except Exception as exc:  # a reader's bug must not hold the other deliveries back
             logger.exception("%s delivery %s could not be read", delivery.provider, delivery.pk)
-            _set_aside(delivery, f"{type(exc).__name__}: {exc}")
+            _count_failure(delivery, f"{type(exc).__name__}: {exc}", now)
     return batches
 
 
@@ -146,11 +157,17 @@ def _merged(batches: Iterable[InboundBatch]) -> InboundBatch:
     )
 
 
-def _set_aside(delivery: Delivery, error: str, *, final: bool = False) -> None:
-    """Count a failed try; the last (or a `final` one) keeps the delivery for inspection and says so."""
+def _count_failure(delivery: Delivery, error: str, now: datetime, *, final: bool = False) -> None:
+    """Count a failed try and pause before the next; the last (or a `final` one) sets the delivery
+    aside for inspection and says so."""
     delivery.attempts = MAX_ATTEMPTS if final else delivery.attempts + 1
     delivery.error = error[:2000]
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts, error=delivery.error)
+    delivery.retry_at = (
+        now + RETRY_BACKOFF[delivery.attempts - 1] if delivery.attempts < MAX_ATTEMPTS else None
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=delivery.attempts, error=delivery.error, retry_at=delivery.retry_at
+    )
     if delivery.attempts >= MAX_ATTEMPTS:
         logger.error(
             "%s delivery %s set aside after %d tries (%s); it is kept in the admin under Deliveries",
@@ -175,9 +192,12 @@ def _log(results: list[ingest.IngestResult], deliveries: int) -> None:
     )
 
 
-def reschedule_stalled(stalled: datetime) -> int:
-    """Schedule ingestion again when deliveries have waited since before `stalled` (their job was lost)."""
-    waiting = Delivery.objects.filter(attempts__lt=MAX_ATTEMPTS, received_at__lt=stalled).count()
+def reschedule_stalled(stalled: datetime, now: datetime) -> int:
+    """Schedule ingestion when deliveries have waited since before `stalled` (their job was lost) or
+    their backoff has passed."""
+    waiting = Delivery.objects.filter(
+        _due(now) & (Q(received_at__lt=stalled) | Q(retry_at__isnull=False))
+    ).count()
     _enqueue_for(waiting)
     return waiting
 
@@ -190,7 +210,7 @@ def _enqueue_for(count: int) -> None:
 
 def try_again(ids: list[int]) -> int:
     """The administrator's retry: the deliveries' tries start over and a job is scheduled for them."""
-    count = Delivery.objects.filter(pk__in=ids).update(attempts=0, error="")
+    count = Delivery.objects.filter(pk__in=ids).update(attempts=0, error="", retry_at=None)
     _enqueue_for(count)
     return count
 

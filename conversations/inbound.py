@@ -128,3 +128,8 @@ class InboundBatch:
     statuses: tuple[StatusUpdate, ...] = ()
     errors: tuple[ProviderError, ...] = ()
     echoes: tuple[OwnerEcho, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """Carries nothing Gatekeeper stores (an update of a field it does not read)."""
+        return not (self.messages or self.statuses or self.errors or self.echoes)

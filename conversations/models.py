@@ -423,6 +423,8 @@ class Delivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    #: A failed try's backoff: not tried again before this (None: whenever a job runs).
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"

@@ -49,7 +49,7 @@ def sweep_stalled_work(now: datetime | None = None) -> SweepResult:
     result = SweepResult()
 
     # Webhook deliveries stored but not ingested: their job was lost, or a try failed.
-    result.deliveries = deliveries.reschedule_stalled(stalled)
+    result.deliveries = deliveries.reschedule_stalled(stalled, now)
 
     for conversation_id in Conversation.objects.filter(reply_due_at__lt=stalled).values_list("id", flat=True):
         jobs.enqueue_now("conversations.tasks.draft_reply", conversation_id)

@@ -88,7 +88,7 @@ def _receive(request: HttpRequest) -> HttpResponse:
     except PayloadError as exc:
         logger.warning("WhatsApp webhook refused: %s", exc)
         return reject(400, str(exc))
-    if not (batch.messages or batch.statuses or batch.errors or batch.echoes):
+    if batch.is_empty:
         logger.info("WhatsApp webhook with nothing Gatekeeper stores (acknowledged)")
         return JsonResponse({"status": "ok"}, status=200)
     try:

@@ -231,9 +231,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     A body may carry several owners' messages, so only a superuser sees deliveries at all.
     """
 
-    list_display = ["pk", "provider", "received_at", "attempts", "short_error"]
+    list_display = ["pk", "provider", "received_at", "attempts", "retry_at", "short_error"]
     list_filter = ["provider"]
-    fields = ["provider", "received_at", "attempts", "error", "body_text"]
+    fields = ["provider", "received_at", "attempts", "retry_at", "error", "body_text"]
     readonly_fields = fields
     actions = ["try_again"]
 

@@ -205,12 +205,53 @@ def test_a_delivery_that_cannot_be_stored_is_tried_again_then_set_aside_without_
     broken.refresh_from_db()
     assert broken.attempts == 1 and "IntegrityError" in broken.error
 
+    clock = timezone.now()
     for _ in range(deliveries.MAX_ATTEMPTS - 1):
-        assert deliveries.ingest_waiting() == 0
+        clock += deliveries.RETRY_BACKOFF[-1]
+        assert deliveries.ingest_waiting(now=clock) == 0
     broken.refresh_from_db()
-    assert broken.attempts == deliveries.MAX_ATTEMPTS
-    assert deliveries.ingest_waiting() == 0
+    assert (broken.attempts, broken.retry_at) == (deliveries.MAX_ATTEMPTS, None)
+    assert deliveries.ingest_waiting(now=clock + timedelta(days=1)) == 0
     assert Delivery.objects.filter(attempts__lt=deliveries.MAX_ATTEMPTS).count() == 0
+
+
+def test_a_failing_delivery_pauses_longer_after_each_try_and_the_sweeper_wakes_it(owner, test_readers):
+    calls = []
+
+    def failing(body: bytes) -> InboundBatch:
+        calls.append(body)
+        raise RuntimeError("deadlock detected")
+
+    test_readers("test-failing", failing)
+    Delivery.objects.create(provider="test-failing", body=b"{}")
+    clock = timezone.now()
+    assert deliveries.ingest_waiting(now=clock) == 0
+    for pause in deliveries.RETRY_BACKOFF:
+        delivery = Delivery.objects.get()
+        assert delivery.retry_at == clock + pause
+        tries = len(calls)
+        assert deliveries.ingest_waiting(now=clock + pause - timedelta(seconds=1)) == 0
+        assert len(calls) == tries, "not tried again within its pause, however many jobs run"
+        jobs.recorded.clear()
+        assert sweep_stalled_work(now=clock + pause - timedelta(seconds=1)).deliveries == 0
+        assert sweep_stalled_work(now=clock + pause).deliveries == 1, "the sweeper schedules it once due"
+        clock += pause
+        assert deliveries.ingest_waiting(now=clock) == 0
+        assert len(calls) == tries + 1
+    assert Delivery.objects.get().attempts == deliveries.MAX_ATTEMPTS
+
+
+def test_trying_a_delivery_again_from_the_admin_clears_its_pause(owner, client):
+    post(client, bill())
+    waiting = Delivery.objects.get()
+    Delivery.objects.filter(pk=waiting.pk).update(
+        attempts=2, error="OperationalError: deadlock", retry_at=timezone.now() + timedelta(hours=1)
+    )
+    assert deliveries.ingest_waiting() == 0
+
+    assert deliveries.try_again([waiting.pk]) == 1
+    assert deliveries.ingest_waiting() == 1
+    assert Message.objects.get().text == "Your bill is ready"
 
 
 def test_a_reader_that_crashes_counts_a_try_and_the_others_are_ingested(owner, client, test_readers):
