@@ -5,6 +5,10 @@ a conversation escalated, taken over or handed back). Nothing is sent then: the 
 one transaction are collected and, on commit, each owner's group hears one `dashboard.changed`
 event, and the operators' group one for the whole batch. A rolled-back change rings nothing.
 
+A delivery receipt (sent, delivered, read, failed) rings apart, as `dashboard.receipts`: only a
+page that shows one of those conversations fetches itself again, so a busy owner's queue and lists
+do not refresh for every tick of every message.
+
 Events carry only conversation ids; a page reads what is new over HTTP, through the same scoped
 admin views, so the layer (at most once, may drop) is never the record. A send never fails the
 caller: with the layer down it is logged and dropped, and the page catches up on its next event or
@@ -32,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: The consumer method the event calls (`dashboard_changed`).
 CHANGED = "dashboard.changed"
+#: A message's delivery status moved (`dashboard_receipts`): only pages showing its conversation care.
+RECEIPTS = "dashboard.receipts"
 #: Operators (superusers) see every owner's conversations, as in the admin.
 OPERATORS_GROUP = "dashboard.operators"
 #: Seconds one commit's events may take to reach the layer before they are dropped.
@@ -69,18 +75,28 @@ def changed_ids(owner_id: int, conversation_id: int | None = None) -> None:
         logger.exception("could not note a dashboard change of owner %s", owner_id)
 
 
+def receipt_applied(conversation: OwnedConversation) -> None:
+    """A message of this conversation changed its delivery status in the current transaction."""
+    try:
+        _current_batch().receipts.setdefault(int(conversation.owner_id), set()).add(int(conversation.pk))
+    except Exception:  # a doorbell never breaks the change it announces
+        logger.exception("could not note a delivery receipt of conversation %s", conversation.pk)
+
+
 @dataclass(eq=False)
 class _Batch:
     """The owners and conversations one transaction changed, flushed once on commit."""
 
     owners: dict[int, set[int]] = field(default_factory=dict)
+    receipts: dict[int, set[int]] = field(default_factory=dict)
 
     def flush(self) -> None:
         if getattr(_local, "batch", None) is self:
             _local.batch = None
         owners, self.owners = self.owners, {}
-        if owners:
-            publish(owners)
+        receipts, self.receipts = self.receipts, {}
+        if owners or receipts:
+            publish(owners, receipts)
 
 
 def _current_batch() -> _Batch:
@@ -99,11 +115,25 @@ def _current_batch() -> _Batch:
     return batch
 
 
-def publish(owners: dict[int, Iterable[int]]) -> None:
-    """Ring each owner's group once, and the operators' group once, with the conversations that changed."""
-    everything = sorted({pk for ids in owners.values() for pk in ids})
-    rings = [(owner_group(owner_id), sorted(ids)) for owner_id, ids in owners.items()]
-    _send([*rings, (OPERATORS_GROUP, everything)])
+def publish(owners: dict[int, Iterable[int]], receipts: dict[int, Iterable[int]] | None = None) -> None:
+    """Ring each owner's group once, and the operators' group once, with the conversations that changed;
+    then, apart, the conversations whose only change was a delivery receipt."""
+    changed = {owner_id: set(ids) for owner_id, ids in owners.items()}
+    receipts_only = {
+        owner_id: set(ids) - changed.get(owner_id, set()) for owner_id, ids in (receipts or {}).items()
+    }
+    receipts_only = {owner_id: ids for owner_id, ids in receipts_only.items() if ids}
+    events = []
+    for kind, by_owner in ((CHANGED, changed), (RECEIPTS, receipts_only)):
+        if not by_owner:
+            continue
+        events += [(owner_group(owner_id), _event(kind, ids)) for owner_id, ids in by_owner.items()]
+        events.append((OPERATORS_GROUP, _event(kind, set().union(*by_owner.values()))))
+    _send(events)
+
+
+def _event(kind: str, conversation_ids: Iterable[int]) -> dict:
+    return {"type": kind, "conversations": sorted(conversation_ids), "at": time.time()}
 
 
 def remember_server_loop() -> None:
@@ -115,12 +145,10 @@ def remember_server_loop() -> None:
             _server_loop = loop
 
 
-def _send(rings: list[tuple[str, list[int]]]) -> None:
+def _send(events: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    at = time.time()
-    events = [(group, {"type": CHANGED, "conversations": ids, "at": at}) for group, ids in rings]
     loop = _server_loop
     try:
         if loop is not None and loop.is_running() and not loop.is_closed():

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from conversations import window
+from conversations import dashboard_events, window
 from conversations.escalation import escalate
 from conversations.inbound import StatusUpdate
 from conversations.models import (
@@ -142,6 +142,7 @@ def _advance(message: Message, update: StatusUpdate) -> int:
         message.error_detail = update.error_detail
         fields += ["error_code", "error_detail"]
     message.save(update_fields=fields)
+    dashboard_events.receipt_applied(message.conversation)  # an open conversation page shows the tick
     if update.status == MessageStatus.FAILED:
         detail = f"Message #{message.pk} failed: {update.error_code} {update.error_detail}".strip()
         if update.window_closed:  # the provider's parser read its own code (channels_app)

@@ -4,7 +4,8 @@ Authenticated by the admin session (the route is wrapped in Channels' `AuthMiddl
 anonymous, inactive and non-staff users are refused before the handshake completes. A staff owner
 joins their own group only; an operator (superuser) the operators' group, as `scoping.py` scopes
 the admin. Frames from the server: `{"type": "hello"}` on connect, then
-`{"type": "changed", "conversations": [ids]}`; the page fetches what changed over HTTP.
+`{"type": "changed", "conversations": [ids]}`, and `{"type": "receipts", "conversations": [ids]}` when
+only messages' delivery statuses moved; the page fetches what changed over HTTP.
 """
 
 from __future__ import annotations
@@ -51,5 +52,11 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         """The page has nothing to say; anything it sends is ignored."""
 
     async def dashboard_changed(self, event: dict) -> None:
-        ids = [pk for pk in event.get("conversations", []) if isinstance(pk, int)]
-        await self.send_json({"type": "changed", "conversations": ids})
+        await self.send_json({"type": "changed", "conversations": _ids(event)})
+
+    async def dashboard_receipts(self, event: dict) -> None:
+        await self.send_json({"type": "receipts", "conversations": _ids(event)})
+
+
+def _ids(event: dict) -> list[int]:
+    return [pk for pk in event.get("conversations", []) if isinstance(pk, int)]

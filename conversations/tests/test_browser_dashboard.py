@@ -7,7 +7,8 @@ Redis for jobs and the channel layer. Two owners are set up with the documented 
 Layout: at 390 px and 1280 px the queue, a conversation, the drafts list and the conversations
 list never scroll sideways, and approve, edit and reject stay on screen (44 px tall on a phone).
 Live: a signed Meta webhook for alice shows up on her open pages without a reload, her title
-count moves, bob's page hears nothing of it, and a socket without a session is refused.
+count moves, bob's page hears nothing of it, and a socket without a session is refused; a
+delivery receipt updates the conversation page it belongs to and leaves the queue alone.
 
 Set GATEKEEPER_SCREENSHOTS to a folder (e.g. `docs/screenshots`) to keep the screenshots.
 """
@@ -95,10 +96,37 @@ class Install:
     base: str
     alice: Owner
     bob: Owner
+    graph: GraphAPIStandIn
 
     def provider_writes(self, owner: Owner, text: str, *, sender: str, name: str) -> None:
         """A company writes to the owner's number: a webhook signed exactly as Meta signs it."""
         body = encode(text_message_payload(phone_number_id=owner.number, sender=sender, name=name, text=text))
+        response = httpx.post(
+            f"{self.base}/webhook/whatsapp",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, APP_SECRET)},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+
+    def provider_reports(self, owner: Owner, message_id: str, status: str) -> None:
+        """Meta's delivery receipt for a message the owner's number sent, signed as Meta signs it."""
+        change = {
+            "field": "messages",
+            "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": owner.number, "phone_number_id": owner.number},
+                "statuses": [
+                    {
+                        "id": message_id,
+                        "status": status,
+                        "timestamp": "1750030074",
+                        "recipient_id": "15550002222",
+                    }
+                ],
+            },
+        }
+        body = encode({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]})
         response = httpx.post(
             f"{self.base}/webhook/whatsapp",
             content=body,
@@ -171,6 +199,7 @@ def install(tmp_path_factory) -> Iterator[Install]:
                 served.base,
                 Owner("alice", ALICE_PASSWORD, ALICE_NUMBER, served.api),
                 Owner("bob", lines["password"], BOB_NUMBER, bob_api),
+                graph,
             )
             _seed(running)
             yield running
@@ -313,13 +342,13 @@ def test_the_dashboard_fits_the_screen_and_its_buttons_are_reachable(install, br
     page.context.close()
 
 
-def _changed_frames(page: Page) -> list[dict]:
-    """Every `changed` frame the page's dashboard socket receives, as it arrives."""
+def _changed_frames(page: Page, kind: str = "changed") -> list[dict]:
+    """Every frame of this type the page's dashboard socket receives, as it arrives."""
     frames: list[dict] = []
 
     def received(payload: str) -> None:
         frame = json.loads(payload)
-        if frame["type"] == "changed":
+        if frame["type"] == kind:
             frames.append(frame)
 
     def watch(socket) -> None:
@@ -423,3 +452,82 @@ def test_a_message_that_arrives_while_the_owner_reads_shows_and_still_forces_ano
     expect(page.locator("ul.messagelist")).to_contain_text("The conversation moved on", timeout=LIVE_MS)
     assert alice.api.get(f"/api/drafts/{upsell['id']}/").json()["status"] == "pending"
     page.context.close()
+
+
+def _socket_and_fetches(page: Page) -> list[str]:
+    """What the page's dashboard socket hears ("changed", "receipts") and each fetch of itself
+    ("fetched"), in the order they happen."""
+    events: list[str] = []
+
+    def watch(socket) -> None:
+        if socket.url.endswith("/ws/dashboard/"):
+            socket.on("framereceived", lambda payload: events.append(json.loads(payload)["type"]))
+
+    def finished(request) -> None:
+        if request.resource_type == "fetch" and request.url == page.url:
+            events.append("fetched")
+
+    page.on("websocket", watch)
+    page.on("requestfinished", finished)
+    return events
+
+
+def _until(page: Page, condition, what: str) -> None:
+    """Let the page's events arrive until `condition()` holds (Playwright reports them while it waits)."""
+    for _ in range(200):
+        if condition():
+            return
+        page.wait_for_timeout(25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _until_quiet(page: Page, events: list[str]) -> None:
+    """Until the page has fetched itself after what it heard and nothing more came for 300 ms."""
+    seen, still = len(events), 0
+    for _ in range(400):
+        page.wait_for_timeout(25)  # Playwright reports the page's events while it waits
+        still = still + 1 if len(events) == seen else 0
+        seen = len(events)
+        if still >= 12 and events[-1:] == ["fetched"]:
+            return
+    raise AssertionError(f"the page never settled: {events}")
+
+
+def test_a_delivery_receipt_shows_on_its_conversation_and_leaves_the_queue_alone(install, browser):
+    from playwright.sync_api import expect
+
+    alice = install.alice
+    chat = next(c for c in install.conversations(alice) if "City Power" in str(c["contact"]))
+    queue = _logged_in(browser, install, alice, DESKTOP)
+    heard = _socket_and_fetches(queue)
+    queue.reload()
+    conversation = queue.context.new_page()
+    conversation.goto(f"{install.base}/admin/conversations/conversation/{chat['id']}/change/")
+    for page in (queue, conversation):
+        page.wait_for_selector("html[data-gk-socket=open]")
+
+    words = "I paid it this morning."
+    reply = alice.api.post(f"/api/conversations/{chat['id']}/reply", json={"text": words})
+    assert reply.status_code == 202, reply.text
+    sent = next(text for text in install.graph.wait_for_sent_texts(1) if text.text == words)
+    mine = conversation.locator(".gk-thread .gk-delivery").last
+    expect(mine).to_contain_text("Sent", timeout=LIVE_MS)
+    # The reply and its send rang `changed`: let the queue fetch itself for those, until it is quiet.
+    quiet: list[int] = []
+    _until(
+        queue,
+        lambda: (heard[-1:] == ["fetched"] and quiet.count(len(heard)) >= 12) or quiet.append(len(heard)),
+        "the queue to catch up with the send",
+    )
+    before = len(heard)
+
+    install.provider_reports(alice, sent.message_id, "delivered")
+    expect(mine).to_contain_text("Delivered", timeout=LIVE_MS)
+    install.provider_reports(alice, sent.message_id, "read")
+    expect(mine).to_contain_text("Read", timeout=LIVE_MS)
+
+    _until(queue, lambda: heard[before:].count("receipts") == 2, "the queue's socket to hear both receipts")
+    after = heard[before:]
+    fetched_for_a_change = "changed" in after and after.index("changed") < after.index("fetched")
+    assert "fetched" not in after or fetched_for_a_change, f"the queue fetched itself for a tick: {after}"
+    queue.context.close()

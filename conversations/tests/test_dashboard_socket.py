@@ -18,9 +18,11 @@ from django.test import Client
 
 from channels_app.whatsapp.signature import sign
 from channels_app.whatsapp_payloads import encode, text_message_payload
-from conversations import dashboard_events, deliveries, layer_loop, services
+from conversations import dashboard_events, deliveries, ingest, layer_loop, services
 from conversations.admin.socket import FORBIDDEN
-from conversations.models import Conversation, Message, User
+from conversations.inbound import InboundBatch, StatusUpdate
+from conversations.ingest import ingest_batch
+from conversations.models import Author, Conversation, Direction, Message, MessageStatus, User
 from conversations.tests.review_support import staff_owner
 from conversations.tests.sockets import PatientCommunicator
 
@@ -217,6 +219,54 @@ def test_a_webhook_delivery_rings_the_owner_of_the_conversation_once(alice, alic
             assert await socket.receive_json_from(timeout=3) == {"type": "changed", "conversations": []}
 
     run(scenario)
+
+
+def test_a_delivery_receipt_rings_apart_and_only_when_the_status_moved(alice, alice_chats):
+    sent = Message.objects.create(
+        conversation=alice_chats[0],
+        account=alice_chats[0].account,
+        direction=Direction.OUT,
+        author=Author.OWNER,
+        text="I paid it this morning.",
+        status=MessageStatus.SENT,
+        provider_message_id="wamid.PAID",
+    )
+
+    def receipt(status: str) -> InboundBatch:
+        account = alice_chats[0].account
+        update = StatusUpdate(
+            provider=account.provider,
+            account_address=account.address,
+            provider_message_id="wamid.PAID",
+            status=status,
+        )
+        return InboundBatch(statuses=(update,))
+
+    def receipts():
+        ingest_batch(receipt(MessageStatus.DELIVERED))
+        ingest_batch(receipt(MessageStatus.DELIVERED))  # again: the status did not move
+        with transaction.atomic():  # a receipt and a new message in one conversation: one `changed`
+            ingest.store_batch(receipt(MessageStatus.READ))
+            dashboard_events.changed(alice_chats[0])
+        marker(alice)
+
+    async def scenario():
+        async with dashboard(alice) as socket:
+            await opened(socket)
+            await database_sync_to_async(receipts)()
+            assert await socket.receive_json_from() == {
+                "type": "receipts",
+                "conversations": [alice_chats[0].pk],
+            }
+            assert await socket.receive_json_from() == {
+                "type": "changed",
+                "conversations": [alice_chats[0].pk],
+            }
+            assert await socket.receive_json_from() == {"type": "changed", "conversations": []}
+
+    run(scenario)
+    sent.refresh_from_db()
+    assert sent.status == MessageStatus.READ
 
 
 def test_a_channel_layer_that_is_down_never_fails_the_change(alice, alice_chats, settings, caplog):

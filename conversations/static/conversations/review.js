@@ -1,7 +1,8 @@
 // The live review dashboard. An admin page with #gk-live opens WS /ws/dashboard/ (the admin session
 // authenticates it). On each "changed" doorbell the page fetches itself again over HTTP and swaps
 // its [data-gk-live] parts (the queue; the conversation's header, thread and history), keeping
-// what the owner is typing. The title says what waits: "(3) Review and steer ...". A change list
+// what the owner is typing. A "receipts" doorbell (a message delivered or read) refreshes only a
+// page whose thread shows one of its conversations. The title says what waits: "(3) Review and steer ...". A change list
 // shows a "refresh" note instead of swapping rows under the owner's selection. The socket
 // reconnects with backoff; while it is down, a conversation with a reply on its way reloads itself
 // (as before), never while the owner is typing.
@@ -141,6 +142,12 @@
     }
   }
 
+  function showsAny(conversations) {
+    var thread = document.querySelector("[data-gk-conversation]");
+    var shown = thread && parseInt(thread.getAttribute("data-gk-conversation"), 10);
+    return Boolean(shown) && Array.isArray(conversations) && conversations.indexOf(shown) !== -1;
+  }
+
   function refresh() {
     if (fetching) {
       again = true;
@@ -197,7 +204,7 @@
       } catch (e) {
         return;
       }
-      if (frame.type === "changed") {
+      if (frame.type === "changed" || (frame.type === "receipts" && showsAny(frame.conversations))) {
         refresh();
       }
     };
