@@ -7,8 +7,10 @@ Batched per owner: at most one email (and one WhatsApp note) every NOTIFY_EMAIL_
 seconds. An escalation within the interval waits for the owner's digest, scheduled for when
 the interval ends, which covers everything not yet notified. The batch is claimed under a row
 lock on the owner's OwnerSettings, so workers in several processes send one email per batch;
-the email and the WhatsApp note go out after that claim commits, never under the lock.
-Names the company chose are made header-safe (`header_safe`).
+the email and the WhatsApp note go out after that claim commits, never under the lock. The claim
+keeps what it is to send as a `NotificationBatch`, deleted once the owner was told: a worker that
+dies in between leaves it for the sweeper (`finish_stranded`), so a crash can make the owner hear
+twice, never not at all. Names the company chose are made header-safe (`header_safe`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from conversations.models import (
     DraftStatus,
     Escalation,
     EscalationReason,
+    NotificationBatch,
     OwnerSettings,
     User,
 )
@@ -164,34 +167,66 @@ def review_queue_url() -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}?needs=anything"
 
 
+#: The job that finishes a batch a worker left behind.
+FINISH_JOB = "conversations.tasks.finish_notification"
+
+
 def _notify(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> None:
     batch = _claim_batch(owner_id, now=now, escalation_id=escalation_id)
-    if batch is None or not _email(batch) or batch.notice is None:
-        return
-    notice = batch.notice
-    send_to_owner(
-        notice.owner_id,
-        notice.text,
-        number=notice.number,
-        draft_id=notice.draft_id,
-        conversation_id=notice.conversation_id,
+    if batch is not None:
+        _deliver(batch)
+
+
+def _deliver(batch: NotificationBatch) -> None:
+    """The email, then the WhatsApp note, then the batch is forgotten; each step is recorded as it is done."""
+    if batch.email_to:
+        if not _email(batch):
+            return  # released: a digest tries again later
+        NotificationBatch.objects.filter(pk=batch.pk).update(email_to="")  # a finisher does not email twice
+    if batch.note_text:
+        send_to_owner(
+            batch.owner_id,
+            batch.note_text,
+            number=batch.note_to,
+            draft_id=batch.note_draft_id,
+            conversation_id=batch.note_conversation_id,
+        )
+    NotificationBatch.objects.filter(pk=batch.pk).delete()
+
+
+def finish_stranded(now: datetime) -> int:
+    """The sweeper's part: a batch a worker took on and never finished gets a job that finishes it."""
+    stranded = NotificationBatch.objects.filter(claimed_at__lt=_abandoned_before(now))
+    ids = list(stranded.values_list("pk", flat=True))
+    for pk in ids:
+        jobs.enqueue_now(FINISH_JOB, pk)
+    return len(ids)
+
+
+def finish(batch_id: int, *, now: datetime | None = None) -> None:
+    """The finishing job: take the stranded batch over (one job wins) and deliver what is left of it."""
+    now = now or timezone.now()
+    taken = NotificationBatch.objects.filter(pk=batch_id, claimed_at__lt=_abandoned_before(now)).update(
+        claimed_at=now
     )
+    batch = NotificationBatch.objects.filter(pk=batch_id).first() if taken else None
+    if batch is not None:
+        logger.warning(
+            "finishing notification %s of owner %s, left by a worker that stopped", batch.pk, batch.owner_id
+        )
+        _deliver(batch)
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """The escalations one email covers, claimed (marked notified) in a committed transaction."""
-
-    owner_id: int
-    ids: list[int]
-    now: datetime
-    address: str
-    subject: str
-    body: str
-    notice: WhatsAppNotice | None
+def _abandoned_before(now: datetime) -> datetime:
+    """A batch taken on before this was left by a worker that stopped: delivering one waits at most
+    for the mail server and the provider, each within its timeout."""
+    grace = settings.STALLED_WORK_SECONDS + settings.EMAIL_TIMEOUT + settings.OUTBOUND_HTTP_TIMEOUT
+    return now - timedelta(seconds=grace)
 
 
-def _claim_batch(owner_id: int, *, now: datetime | None, escalation_id: int | None) -> _Batch | None:
+def _claim_batch(
+    owner_id: int, *, now: datetime | None, escalation_id: int | None
+) -> NotificationBatch | None:
     """Claim every escalation not yet notified for one email, or schedule the digest when it is too soon.
 
     Decided under a row lock on the owner's settings, so workers in any number of processes
@@ -238,51 +273,54 @@ def _claim_batch(owner_id: int, *, now: datetime | None, escalation_id: int | No
         owner_settings.last_notified_at = now
         owner_settings.save(update_fields=["last_notified_at"])
         number = owner_settings.notify_whatsapp.strip()
-        return _Batch(
+        notice = _whatsapp_notice(owner_id, number, shown, len(ids)) if number else None
+        return NotificationBatch.objects.create(
             owner_id=owner_id,
-            ids=ids,
-            now=now,
-            address=address,
+            escalation_ids=ids,
+            claimed_at=now,
+            email_to=address,
             subject=_subject(shown[0], len(ids)),
             body=_body(shown, len(ids)),
-            notice=_whatsapp_notice(owner_id, number, shown, len(ids)) if number else None,
+            note_to=number,
+            note_text=notice.text if notice else "",
+            note_draft_id=notice.draft_id if notice else None,
+            note_conversation_id=notice.conversation_id if notice else None,
         )
 
 
-def _email(batch: _Batch) -> bool:
+def _email(batch: NotificationBatch) -> bool:
     """Send the claimed batch's email (after the claim's commit); False when it is to be tried again.
 
-    A mail server that is down releases the claim: the escalations wait for a digest after the
-    interval (or RETRY_AFTER_SECONDS), the attempt counting as the owner's last notification, so
-    they are not retried by every job and sweep meanwhile. An email that can never be sent as it
-    stands stays claimed: the escalations wait in the review queue.
+    A mail server that is down releases the claim (and drops the batch): the escalations wait for
+    a digest after the interval (or RETRY_AFTER_SECONDS), the attempt counting as the owner's last
+    notification, so they are not retried by every job and sweep meanwhile. An email that can
+    never be sent as it stands stays claimed: the escalations wait in the review queue.
     """
-    if not batch.address:
-        return True
+    ids = batch.escalation_ids
     try:
-        send_mail(subject=batch.subject, message=batch.body, from_email=None, recipient_list=[batch.address])
+        send_mail(subject=batch.subject, message=batch.body, from_email=None, recipient_list=[batch.email_to])
     except Exception as exc:
         if _undeliverable(exc):
             logger.error(
                 "the email to owner %s about %d escalation(s) cannot be sent (%s: %s); "
                 "they are marked notified and wait in the review queue",
                 batch.owner_id,
-                len(batch.ids),
+                len(ids),
                 type(exc).__name__,
                 exc,
             )
             return True
         retry = max(settings.NOTIFY_EMAIL_INTERVAL, RETRY_AFTER_SECONDS)
+        now = timezone.now()
         with transaction.atomic(durable=True):
-            for start in range(0, len(batch.ids), MARK_CHUNK):
-                Escalation.objects.filter(
-                    pk__in=batch.ids[start : start + MARK_CHUNK], notified_at=batch.now
-                ).update(notified_at=None)
-            _schedule_digest(batch.owner_id, due=batch.now + timedelta(seconds=retry), now=batch.now)
+            for start in range(0, len(ids), MARK_CHUNK):
+                Escalation.objects.filter(pk__in=ids[start : start + MARK_CHUNK]).update(notified_at=None)
+            NotificationBatch.objects.filter(pk=batch.pk).delete()
+            _schedule_digest(batch.owner_id, due=now + timedelta(seconds=retry), now=now)
         logger.warning(
             "could not email owner %s about %d escalation(s) (%s: %s); trying again in %d s",
             batch.owner_id,
-            len(batch.ids),
+            len(ids),
             type(exc).__name__,
             exc,
             retry,

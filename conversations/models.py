@@ -586,6 +586,33 @@ class Escalation(models.Model):
         return f"{self.reason} on {self.conversation}"
 
 
+class NotificationBatch(models.Model):
+    """Escalations claimed for one email and one WhatsApp note, kept until both went out.
+
+    The claim marks the escalations notified and writes this row in one transaction; the row is
+    deleted once the owner was told. A worker that dies between the two leaves it behind, and the
+    sweeper finishes the delivery (conversations/escalation.py): the owner may hear twice, never
+    not at all.
+    """
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    escalation_ids = models.JSONField(default=list)
+    #: When a worker took it on; one that has held it past the sweeper's cut-off is presumed dead.
+    claimed_at = models.DateTimeField()
+    #: Where the email goes; "" once it went (or when the owner has no address).
+    email_to = models.CharField(max_length=254, blank=True)
+    subject = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    note_to = models.CharField(max_length=32, blank=True)
+    note_text = models.TextField(blank=True)
+    #: Plain ids: a draft or conversation deleted meanwhile must not take the owner's note with it.
+    note_draft_id = models.BigIntegerField(null=True, blank=True)
+    note_conversation_id = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"notification of {len(self.escalation_ids)} escalation(s) for owner {self.owner_id}"
+
+
 class AuditAction(models.TextChoices):
     APPROVE = "approve", "Approved a draft"
     EDIT = "edit", "Edited a draft"

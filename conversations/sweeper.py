@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations import daily_digest, deliveries, followups, jobs, owner_commands, promises
+from conversations import daily_digest, deliveries, escalation, followups, jobs, owner_commands, promises
 from conversations.escalation import owners_with_overdue_notifications
 from conversations.models import Conversation, Direction, Message, MessageStatus
 from conversations.receipts import apply_early_statuses
@@ -90,6 +90,8 @@ def sweep_stalled_work(now: datetime | None = None) -> SweepResult:
     for owner_id in owners_with_overdue_notifications(stalled):
         jobs.enqueue_now("conversations.tasks.notify_owner_digest", owner_id)
         result.notifications += 1
+    # Notifications claimed by a worker that stopped before the owner was told.
+    result.notifications += escalation.finish_stranded(now)
 
     # Daily digests that are due, found in the database: a restart or a lost job only delays one.
     for owner_id in daily_digest.due_owners(now):

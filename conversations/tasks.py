@@ -46,6 +46,10 @@ def notify_owner_digest(owner_id: int) -> None:
     escalation.notify_owner_digest(owner_id)
 
 
+def finish_notification(batch_id: int) -> None:
+    escalation.finish(batch_id)
+
+
 def send_daily_digest(owner_id: int) -> None:
     daily_digest.send_digest(owner_id)
 
