@@ -326,6 +326,8 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Not its start-up banner on every manage.py command; failed logins are still logged.
+AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "gatekeeper_site.proxies.request_client_address"
 
 # --- REST API -------------------------------------------------------------------------------
