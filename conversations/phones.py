@@ -53,9 +53,29 @@ def e164(value: str) -> str:
 
 
 def same_number(one: str, other: str) -> bool:
-    """Whether two written numbers are the same phone number, compared digit by digit."""
+    """Whether two written numbers are the same phone number: digit by digit, where WhatsApp's
+    short forms of a mobile count as the number itself (`_whatsapp_long_form`)."""
     number = digits(one)
-    return bool(number) and number == digits(other)
+    return bool(number) and _whatsapp_long_form(number) == _whatsapp_long_form(digits(other))
+
+
+def _whatsapp_long_form(number: str) -> str:
+    """A mobile as dialled today, where WhatsApp may still give its older, shorter form.
+
+    WhatsApp ids of mobiles registered before a national change keep the old digits: Brazil's
+    without the ninth digit (55 11 8888-7777 for 55 11 98888-7777, only the mobile ranges 6-9
+    got it), Mexico's without the 1 after 52 (dropped in 2019), Argentina's without the 9 that
+    marks a mobile after 54. Each pair is one line, so an owner who typed one form is recognised
+    writing from the other, and a rule's sender matches both; no other person can hold the other form.
+    """
+    if len(number) == 12:
+        if number.startswith("55") and number[4] in "6789":
+            return f"{number[:4]}9{number[4:]}"
+        if number.startswith("52"):
+            return f"521{number[2:]}"
+        if number.startswith("54"):
+            return f"549{number[2:]}"
+    return number
 
 
 def owner_number(value: str) -> str:

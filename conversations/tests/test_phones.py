@@ -39,6 +39,36 @@ def test_a_user_id_is_never_the_number_its_digits_spell():
 
 
 @pytest.mark.parametrize(
+    ("typed", "whatsapp_id"),
+    [
+        ("+55 11 98888-7777", "551188887777"),  # Brazil: the ninth digit WhatsApp ids may lack
+        ("+52 55 1234 5678", "5215512345678"),  # Mexico: the 1 WhatsApp ids may keep
+        ("+54 9 11 2345-6789", "541123456789"),  # Argentina: the mobile's 9
+        ("+54 11 2345-6789", "5491123456789"),
+    ],
+)
+def test_the_owner_is_recognised_in_either_form_whatsapp_gives_their_mobile(typed, whatsapp_id):
+    assert is_owner_number(typed, whatsapp_id)
+    assert is_owner_number(f"+{whatsapp_id}", digits(typed))
+    assert sender_matches(typed, [whatsapp_id])
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("+55 11 3333-4444", "5511933334444"),  # a Brazilian landline is not the mobile with a 9 before it
+        ("+55 11 98888-7777", "5511988887778"),
+        ("+44 7700 900123", "4497700900123"),  # only the countries that changed
+        ("+1 415 523 8886", "114155238886"),
+        ("+52 55 1234 5678", "5225512345678"),
+    ],
+)
+def test_other_numbers_stay_other_numbers(one, other):
+    assert not same_number(one, other)
+    assert not is_owner_number(one, other)
+
+
+@pytest.mark.parametrize(
     ("typed", "stored"),
     [
         ("+44 7700 900123", "+447700900123"),
