@@ -404,6 +404,24 @@ def test_the_call_shows_in_the_admin_and_the_api_with_its_transcript(call, owner
     ]
 
 
+def test_what_the_assistant_would_have_said_shows_as_not_said_on_the_call(call, owner, script, client):
+    delegate(owner, action=RuleAction.DRAFT, senders=[])  # the caller is not known: the model is asked
+    script({"reply": "Thank you, owner will read about the renewal.", "category": "cellphone_provider"})
+    call.ring()
+    call.say("Your contract renews next week.")
+    call.hang_up(duration=21)
+    unsaid = Draft.objects.get()
+    assert unsaid.status == "withdrawn"
+
+    client.force_login(owner)
+    page = client.get(f"/admin/conversations/conversation/{unsaid.conversation_id}/change/").content.decode()
+    card = page[page.index(f'id="draft-{unsaid.pk}"') :]
+    card = card[: card.index("</article>")]
+    assert "Thank you, owner will read about the renewal." in card
+    assert "Not said on the call" in card and "Withdrawn" not in card
+    assert "Why it was held" in card and "Why it waits for you" not in card
+
+
 def test_a_conversation_the_owner_took_over_is_never_answered_on_their_behalf(call, owner, script):
     delegate(owner)
     script({"reply": "Noted, thanks.", "category": "cellphone_provider", "confidence": 0.95})
