@@ -15,6 +15,7 @@ from channels_app.twilio.tests.helpers import (
     TWILIO_NUMBER,
     post_signed,
 )
+from conftest import ingest_deliveries
 from conversations.models import ChannelAccount, Provider
 
 
@@ -52,21 +53,26 @@ def twilio_account(owner):
 
 @pytest.fixture
 def deliver_twilio(client, django_capture_on_commit_callbacks):
-    """POST a signed inbound form to /webhook/twilio, running what the commit schedules."""
+    """POST a signed inbound form to /webhook/twilio, then let the ingest job store it, as a worker
+    would at once; the jobs the ingest schedules stay recorded."""
 
     def post(params: dict[str, str]):
         with django_capture_on_commit_callbacks(execute=True):
-            return post_signed(client, INBOUND_PATH, params)
+            response = post_signed(client, INBOUND_PATH, params, ingest=False)
+        ingest_deliveries(django_capture_on_commit_callbacks)
+        return response
 
     return post
 
 
 @pytest.fixture
 def post_status(client, django_capture_on_commit_callbacks):
-    """POST a signed status callback to /webhook/twilio/status, running what the commit schedules."""
+    """POST a signed status callback to /webhook/twilio/status, then let the ingest job apply it."""
 
     def post(params: dict[str, str]):
         with django_capture_on_commit_callbacks(execute=True):
-            return post_signed(client, STATUS_PATH, params)
+            response = post_signed(client, STATUS_PATH, params, ingest=False)
+        ingest_deliveries(django_capture_on_commit_callbacks)
+        return response
 
     return post

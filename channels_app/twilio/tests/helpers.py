@@ -10,6 +10,7 @@ from django.conf import settings
 from django.test import Client
 
 from channels_app.twilio.signature import SIGNATURE_HEADER, sign
+from conversations import deliveries
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 #: The owner's Twilio WhatsApp sender in these tests (Twilio's sandbox number).
@@ -40,14 +41,20 @@ def post_signed(
     *,
     token: str = AUTH_TOKEN,
     signed_url: str | None = None,
+    ingest: bool = True,
     **extra: str,
 ):
-    """POST a form the way Twilio does: form-encoded, signed for the public URL of `path`."""
+    """POST a form the way Twilio does: form-encoded, signed for the public URL of `path`; on a 200
+    (unless `ingest` is False), ingest what was stored, as a worker's job does next. Jobs the
+    ingest schedules after its commit are not run."""
     url = signed_url if signed_url is not None else f"{settings.PUBLIC_BASE_URL}{path}"
-    return client.post(
+    response = client.post(
         path,
         data=urlencode(params),
         content_type="application/x-www-form-urlencoded",
         headers={SIGNATURE_HEADER: sign(url, params, token)},
         **extra,
     )
+    if ingest and response.status_code == 200 and path in (INBOUND_PATH, STATUS_PATH):
+        deliveries.ingest_waiting()
+    return response

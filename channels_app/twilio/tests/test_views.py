@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -17,12 +18,13 @@ from channels_app.twilio.tests.helpers import (
 from channels_app.whatsapp.tests.helpers import post_signed as meta_post_signed
 from channels_app.whatsapp_payloads import encode, text_message_payload
 from conftest import PHONE_NUMBER_ID
-from conversations import jobs
+from conversations import deliveries, jobs
 from conversations.models import (
     Author,
     ChannelAccount,
     Contact,
     Conversation,
+    Delivery,
     Direction,
     Draft,
     Escalation,
@@ -75,23 +77,29 @@ def test_a_text_is_stored_on_the_account_its_to_number_belongs_to(client, twilio
     )
 
 
-def test_the_reply_job_is_scheduled_only_after_the_commit(
+def test_the_form_is_kept_before_the_answer_and_the_reply_job_scheduled_after_its_ingest(
     client, twilio_account, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        post_signed(client, INBOUND_PATH, fixture_params("text"))
-    assert callbacks
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, INBOUND_PATH, fixture_params("text"), ingest=False)
+    assert response.status_code == 200
+    delivery = Delivery.objects.get()
+    assert (delivery.provider, bytes(delivery.body)) == ("twilio", urlencode(fixture_params("text")).encode())
+    assert [job.path for job in jobs.recorded] == [deliveries.JOB], "the request only schedules the ingest"
+    assert not Message.objects.exists()
+
+    jobs.recorded.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliveries.ingest_waiting() == 1
     assert [job.path for job in jobs.recorded] == ["conversations.tasks.draft_reply"]
+    assert Message.objects.count() == 1 and not Delivery.objects.exists()
     assert Draft.objects.count() == 0, "no AI call inside the request"
 
 
-def test_a_redelivered_message_sid_changes_nothing(
-    client, twilio_account, django_capture_on_commit_callbacks
-):
-    assert post_signed(client, INBOUND_PATH, fixture_params("text")).status_code == 200
+def test_a_redelivered_message_sid_changes_nothing(deliver_twilio, twilio_account):
+    assert deliver_twilio(fixture_params("text")).status_code == 200
     jobs.recorded.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        again = post_signed(client, INBOUND_PATH, fixture_params("text"))
+    again = deliver_twilio(fixture_params("text"))
     assert again.status_code == 200 and again.content == EMPTY_TWIML
     assert Message.objects.count() == 1
     assert jobs.recorded == [], "a duplicate schedules nothing"
