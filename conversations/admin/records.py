@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
@@ -246,6 +247,10 @@ class DeliveryAdmin(admin.ModelAdmin):
         text = bytes(obj.body).decode("utf-8", errors="replace")
         try:
             return _pretty_json(json.loads(text))
+        except ValueError:
+            pass
+        try:  # a form (Twilio's webhooks), shown field by field
+            return _pretty_json(dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True)))
         except ValueError:
             return format_html('<pre class="gk-json">{}</pre>', text)
 

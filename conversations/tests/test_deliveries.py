@@ -316,3 +316,18 @@ def test_a_superuser_sees_a_set_aside_delivery_and_has_it_tried_again(owner, cli
     run_jobs()
     assert Message.objects.get().text == "Your bill is ready"
     assert not Delivery.objects.exists()
+
+
+def test_a_stored_form_is_shown_field_by_field(owner):
+    admin_user = User.objects.create_superuser("root", "root@example.com", "root-password")
+    form = Delivery.objects.create(
+        provider="twilio",
+        body=b"MessageSid=SM123&From=whatsapp%3A%2B15550001111&Body=Your+bill+is+ready",
+        attempts=deliveries.MAX_ATTEMPTS,
+        error="unreadable: not a Twilio message webhook",
+    )
+
+    page = logged_in(admin_user).get(reverse("admin:conversations_delivery_change", args=[form.pk]))
+
+    text = page.content.decode()
+    assert "whatsapp:+15550001111" in text and "Your bill is ready" in text, "decoded, not percent-encoded"
