@@ -18,6 +18,41 @@ def text_message_payload(
     display_phone_number: str = "15550783881",
 ) -> dict:
     """One inbound text message in Meta's webhook envelope."""
+    message = {
+        "from": sender,
+        "id": message_id or f"wamid.{uuid.uuid4().hex.upper()}",
+        "timestamp": str(timestamp or int(time.time())),
+        "type": "text",
+        "text": {"body": text},
+    }
+    return _envelope(
+        phone_number_id,
+        display_phone_number,
+        {"contacts": [{"profile": {"name": name}, "wa_id": sender}], "messages": [message]},
+    )
+
+
+def status_payload(
+    *,
+    phone_number_id: str,
+    message_id: str,
+    status: str,
+    recipient: str,
+    timestamp: int | None = None,
+    display_phone_number: str = "15550783881",
+) -> dict:
+    """One delivery receipt (sent, delivered, read) for a message the business number sent."""
+    receipt = {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(timestamp or int(time.time())),
+        "recipient_id": recipient,
+    }
+    return _envelope(phone_number_id, display_phone_number, {"statuses": [receipt]})
+
+
+def _envelope(phone_number_id: str, display_phone_number: str, value: dict) -> dict:
+    metadata = {"display_phone_number": display_phone_number, "phone_number_id": phone_number_id}
     return {
         "object": "whatsapp_business_account",
         "entry": [
@@ -25,23 +60,7 @@ def text_message_payload(
                 "id": "102290129340398",
                 "changes": [
                     {
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": display_phone_number,
-                                "phone_number_id": phone_number_id,
-                            },
-                            "contacts": [{"profile": {"name": name}, "wa_id": sender}],
-                            "messages": [
-                                {
-                                    "from": sender,
-                                    "id": message_id or f"wamid.{uuid.uuid4().hex.upper()}",
-                                    "timestamp": str(timestamp or int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
+                        "value": {"messaging_product": "whatsapp", "metadata": metadata, **value},
                         "field": "messages",
                     }
                 ],

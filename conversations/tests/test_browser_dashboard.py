@@ -30,7 +30,7 @@ import pytest
 
 from channels_app.testing.graph_api import GraphAPIStandIn
 from channels_app.whatsapp.signature import sign
-from channels_app.whatsapp_payloads import encode, text_message_payload
+from channels_app.whatsapp_payloads import encode, status_payload, text_message_payload
 from conversations.tests.servers import CHROMIUM, CHROMIUM_ARGS, ROOT, manage, serve, wait_for
 
 if TYPE_CHECKING:
@@ -100,33 +100,20 @@ class Install:
 
     def provider_writes(self, owner: Owner, text: str, *, sender: str, name: str) -> None:
         """A company writes to the owner's number: a webhook signed exactly as Meta signs it."""
-        body = encode(text_message_payload(phone_number_id=owner.number, sender=sender, name=name, text=text))
-        response = httpx.post(
-            f"{self.base}/webhook/whatsapp",
-            content=body,
-            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, APP_SECRET)},
-            timeout=10,
+        self._meta_posts(
+            text_message_payload(phone_number_id=owner.number, sender=sender, name=name, text=text)
         )
-        assert response.status_code == 200, response.text
 
     def provider_reports(self, owner: Owner, message_id: str, status: str) -> None:
-        """Meta's delivery receipt for a message the owner's number sent, signed as Meta signs it."""
-        change = {
-            "field": "messages",
-            "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": owner.number, "phone_number_id": owner.number},
-                "statuses": [
-                    {
-                        "id": message_id,
-                        "status": status,
-                        "timestamp": "1750030074",
-                        "recipient_id": "15550002222",
-                    }
-                ],
-            },
-        }
-        body = encode({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]})
+        """Meta's delivery receipt for a message the owner's number sent."""
+        self._meta_posts(
+            status_payload(
+                phone_number_id=owner.number, message_id=message_id, status=status, recipient="1555"
+            )
+        )
+
+    def _meta_posts(self, payload: dict) -> None:
+        body = encode(payload)
         response = httpx.post(
             f"{self.base}/webhook/whatsapp",
             content=body,

@@ -45,6 +45,15 @@ def later() -> timezone.datetime:
     return timezone.now() + timedelta(seconds=grace + 1)
 
 
+def worker_killed_while_emailing(settings, deliver, run_jobs) -> None:
+    """A bank asks for a code; the worker telling the owner dies in the SMTP conversation; a new one starts."""
+    settings.EMAIL_BACKEND = KILLED
+    deliver(CODE_REQUEST, sender="15550001234", name="First National Bank")
+    with pytest.raises(SystemExit):
+        run_jobs()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
 def finishers() -> list[jobs.RecordedJob]:
     return [job for job in jobs.recorded if job.path == escalation.FINISH_JOB]
 
@@ -53,12 +62,8 @@ def test_a_worker_killed_while_emailing_leaves_the_notification_for_the_sweeper(
     owner, graph_api, deliver, run_jobs, settings
 ):
     OwnerSettings.objects.filter(owner=owner).update(notify_whatsapp="+44 7700 900123")
-    settings.EMAIL_BACKEND = KILLED
-    deliver(CODE_REQUEST, sender="15550001234", name="First National Bank")
-    with pytest.raises(SystemExit):
-        run_jobs()
+    worker_killed_while_emailing(settings, deliver, run_jobs)
     assert mail.outbox == [] and Escalation.objects.get().notified_at is not None, "claimed, not told"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # a new worker starts
 
     jobs.recorded.clear()
     assert sweep_stalled_work().notifications == 0, "a worker may still be at it"
@@ -81,12 +86,8 @@ def test_a_worker_stopped_after_the_email_leaves_only_the_whatsapp_note_to_send(
     owner, graph_api, deliver, run_jobs, settings
 ):
     OwnerSettings.objects.filter(owner=owner).update(notify_whatsapp="+44 7700 900123")
-    settings.EMAIL_BACKEND = KILLED
-    deliver(CODE_REQUEST, sender="15550001234", name="First National Bank")
-    with pytest.raises(SystemExit):
-        run_jobs()
+    worker_killed_while_emailing(settings, deliver, run_jobs)
     NotificationBatch.objects.update(email_to="")  # as recorded once the email went, before the note
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
     batch = NotificationBatch.objects.get()
     escalation.finish(batch.pk, now=later())
@@ -97,11 +98,7 @@ def test_a_worker_stopped_after_the_email_leaves_only_the_whatsapp_note_to_send(
 
 
 def test_two_finishers_of_one_batch_tell_the_owner_once(owner, deliver, run_jobs, settings):
-    settings.EMAIL_BACKEND = KILLED
-    deliver(CODE_REQUEST, sender="15550001234", name="First National Bank")
-    with pytest.raises(SystemExit):
-        run_jobs()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    worker_killed_while_emailing(settings, deliver, run_jobs)
     batch = NotificationBatch.objects.get()
     at = later()
 
