@@ -44,6 +44,7 @@ OPERATORS_GROUP = "dashboard.operators"
 SEND_TIMEOUT = 5.0
 
 _server_loop: asyncio.AbstractEventLoop | None = None
+_turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 _loop_lock = threading.Lock()
 _local = threading.local()
 
@@ -153,9 +154,9 @@ def _send(events: list[tuple[str, dict]]) -> None:
     try:
         if loop is not None and loop.is_running() and not loop.is_closed():
             if _running_loop() is loop:
-                loop.create_task(_ring(layer, events))
+                loop.create_task(_ring_in_turn(layer, events))
             else:
-                future = asyncio.run_coroutine_threadsafe(_ring(layer, events), loop)
+                future = asyncio.run_coroutine_threadsafe(_ring_in_turn(layer, events), loop)
                 future.add_done_callback(_log_failure)
         elif not isinstance(layer, InMemoryChannelLayer):
             # The process's own loop keeps the layer's Redis connections open between events;
@@ -164,6 +165,25 @@ def _send(events: list[tuple[str, dict]]) -> None:
         # else: an in-memory layer and no dashboard socket ever opened in this process: nobody listens.
     except Exception:
         logger.warning("dashboard events for %s dropped", [group for group, _ in events], exc_info=True)
+
+
+async def _ring_in_turn(layer: BaseChannelLayer, events: list[tuple[str, dict]]) -> None:
+    """`_ring`, on the socket server's loop, after the events of earlier commits: pages hear them in
+    commit order, as they do through `layer_loop` (asyncio's lock is first come, first served, and
+    the tasks start in the order they were handed to the loop)."""
+    async with _turn_on(asyncio.get_running_loop()):
+        try:
+            await asyncio.wait_for(_ring(layer, events), SEND_TIMEOUT)
+        except TimeoutError:  # a stuck layer must not hold back the commits after this one
+            logger.warning("dashboard events for %s dropped after %s s", [g for g, _ in events], SEND_TIMEOUT)
+
+
+def _turn_on(loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+    """The ordering lock of this loop (a lock belongs to the loop it first waits on)."""
+    global _turn
+    if _turn is None or _turn[0] is not loop:
+        _turn = (loop, asyncio.Lock())
+    return _turn[1]
 
 
 async def _ring(layer: BaseChannelLayer, events: list[tuple[str, dict]]) -> None:

@@ -7,12 +7,14 @@ services and ingest, so the hooks are the ones production runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer
 from django.db import transaction
 from django.test import Client
 
@@ -267,6 +269,41 @@ def test_a_delivery_receipt_rings_apart_and_only_when_the_status_moved(alice, al
     run(scenario)
     sent.refresh_from_db()
     assert sent.status == MessageStatus.READ
+
+
+class FirstSendSlowLayer(InMemoryChannelLayer):
+    """An in-memory layer whose first group send takes a while, as a busy Redis round trip can."""
+
+    slow = True
+
+    async def group_send(self, group: str, message: dict) -> None:
+        if FirstSendSlowLayer.slow:
+            FirstSendSlowLayer.slow = False
+            await asyncio.sleep(0.3)
+        await super().group_send(group, message)
+
+
+def test_pages_hear_commits_in_the_order_they_were_made(alice, alice_chats, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.FirstSendSlowLayer"}}
+    FirstSendSlowLayer.slow = True
+
+    def two_commits():
+        for conversation in alice_chats:
+            with transaction.atomic():
+                dashboard_events.changed(conversation)
+
+    async def scenario():
+        async with dashboard(alice) as socket:
+            await opened(socket)
+            await database_sync_to_async(two_commits)()
+            first = await socket.receive_json_from()
+            second = await socket.receive_json_from()
+            assert [first["conversations"], second["conversations"]] == [
+                [alice_chats[0].pk],
+                [alice_chats[1].pk],
+            ]
+
+    run(scenario)
 
 
 def test_a_channel_layer_that_is_down_never_fails_the_change(alice, alice_chats, settings, caplog):
