@@ -120,10 +120,10 @@ def publish(owners: dict[int, Iterable[int]], receipts: dict[int, Iterable[int]]
     """Ring each owner's group once, and the operators' group once, with the conversations that changed;
     then, apart, the conversations whose only change was a delivery receipt."""
     changed = {owner_id: set(ids) for owner_id, ids in owners.items()}
-    receipts_only = {
-        owner_id: set(ids) - changed.get(owner_id, set()) for owner_id, ids in (receipts or {}).items()
-    }
-    receipts_only = {owner_id: ids for owner_id, ids in receipts_only.items() if ids}
+    receipts_only = {}
+    for owner_id, ids in (receipts or {}).items():
+        if rest := set(ids) - changed.get(owner_id, set()):
+            receipts_only[owner_id] = rest
     events = []
     for kind, by_owner in ((CHANGED, changed), (RECEIPTS, receipts_only)):
         if not by_owner:

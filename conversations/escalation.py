@@ -102,10 +102,8 @@ def conversation_admin_url(conversation_id: int) -> str:
 
 @dataclass(frozen=True)
 class WhatsAppNotice:
-    """A note to the owner's own WhatsApp number, decided inside the claim and sent after it."""
+    """A note to the owner's own WhatsApp number, decided inside the claim and kept with its batch."""
 
-    owner_id: int
-    number: str
     text: str
     draft_id: int | None = None  # the one draft the note asks about: a command without a number applies to it
     conversation_id: int | None = None
@@ -273,7 +271,7 @@ def _claim_batch(
         owner_settings.last_notified_at = now
         owner_settings.save(update_fields=["last_notified_at"])
         number = owner_settings.notify_whatsapp.strip()
-        notice = _whatsapp_notice(owner_id, number, shown, len(ids)) if number else None
+        notice = _whatsapp_notice(shown, len(ids)) if number else None
         return NotificationBatch.objects.create(
             owner_id=owner_id,
             escalation_ids=ids,
@@ -365,7 +363,7 @@ def _subject(first: Escalation, count: int) -> str:
 NOTE_LIST_LIMIT = 5
 
 
-def _whatsapp_notice(owner_id: int, number: str, shown: list[Escalation], count: int) -> WhatsAppNotice:
+def _whatsapp_notice(shown: list[Escalation], count: int) -> WhatsAppNotice:
     """The WhatsApp note: the email's subject in a line; each held draft with its number, text and why it waits.
 
     One escalation with a held draft is that draft's notification (`ok` without a number approves it);
@@ -381,14 +379,12 @@ def _whatsapp_notice(owner_id: int, number: str, shown: list[Escalation], count:
             text = (
                 f"Gatekeeper needs you: {name} ({reason}).\n{conversation_admin_url(first.conversation_id)}"
             )
-            return WhatsAppNotice(owner_id, number, text, conversation_id=first.conversation_id)
+            return WhatsAppNotice(text, conversation_id=first.conversation_id)
         why = first.get_reason_display() + (f": {one_line(draft.decision, 250)}" if draft.decision else "")
         text = draft_note(
             draft, headline=f"Gatekeeper needs you: {name} ({reason}), draft #{draft.pk}.", why=why
         )
-        return WhatsAppNotice(
-            owner_id, number, text, draft_id=draft.pk, conversation_id=first.conversation_id
-        )
+        return WhatsAppNotice(text, draft_id=draft.pk, conversation_id=first.conversation_id)
     lines = [f"Gatekeeper needs you: {name} and {count - 1} more."]
     for escalation in shown[:NOTE_LIST_LIMIT]:
         draft = drafts.get(escalation.conversation_id)
@@ -402,7 +398,7 @@ def _whatsapp_notice(owner_id: int, number: str, shown: list[Escalation], count:
     if drafts:
         lines.append("Reply ok <number> to send a draft, no <number> to reject it, status for what waits.")
     lines.append(review_queue_url())
-    return WhatsAppNotice(owner_id, number, "\n".join(lines))
+    return WhatsAppNotice("\n".join(lines))
 
 
 def _pending_drafts(conversation_ids: set[int]) -> dict[int, Draft]:

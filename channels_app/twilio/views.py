@@ -67,7 +67,6 @@ def _receive(
     except PayloadError as exc:
         logger.warning("Twilio %s webhook refused: %s", what, exc)
         return reject(400, str(exc))
-    sids = [m.provider_message_id for m in batch.messages] + [s.provider_message_id for s in batch.statuses]
     if batch.is_empty:
         logger.info("Twilio %s webhook with nothing Gatekeeper stores (acknowledged)", what)
         return HttpResponse(EMPTY_TWIML, content_type="text/xml")
@@ -76,5 +75,6 @@ def _receive(
     except DatabaseError:
         logger.exception("Twilio %s webhook not stored (database unavailable); answering 503", what)
         return reject(503, "temporarily unavailable")
+    sids = [m.provider_message_id for m in batch.messages] + [s.provider_message_id for s in batch.statuses]
     logger.info("Twilio %s webhook %s accepted", what, ", ".join(sids))
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
